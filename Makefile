@@ -1,0 +1,51 @@
+# binvault: `make run` and `make test` are all a newcomer needs (python3 + make).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/src
+export PYTHONDONTWRITEBYTECODE := 1
+PORT ?= 3000
+DYNAMODB_PORT ?= 8000
+EVENT ?= events/delete-versions-preserve.json
+
+.PHONY: run test unit integration lint format bench soak invoke package clean
+
+$(STAMP): requirements-dev.txt src/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: $(STAMP)  ## the whole service locally: embedded DynamoDB, demo key, API on :$(PORT)/v3
+	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.stack
+
+test: $(STAMP)  ## every test (unit + integration) with the coverage floor, and cfn-lint
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90 tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+
+lint: $(STAMP)  ## ruff (lint + format check), mypy on src/, cfn-lint
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: $(STAMP)  ## benchmarks -> bench/results/
+	$(BIN)/python -m bench
+
+invoke: $(STAMP)  ## run the API handler on one event, as `sam local invoke -e` would
+	$(BIN)/python -m binvault.local.invoke $(EVENT)
+
+clean:
+	rm -rf $(VENV) build .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,109 @@
+"""binvault-admin: the operator CLI for accounts and master keys.
+
+    binvault-admin create-account --requests N   -> {"accountId": ..., "masterKey": ...}
+    binvault-admin rotate-key ACCOUNT_ID          -> {"accountId": ..., "masterKey": ...}
+    binvault-admin set-quota ACCOUNT_ID --requests N
+    binvault-admin show-account ACCOUNT_ID        (never prints a key, not even its hash)
+
+A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
+The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
+AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+from binvault.dal import accounts
+from binvault.logic import auth
+from binvault.logic.bins import now_iso
+from binvault.models.settings import get_settings
+
+MAX_REQUESTS = 10**12
+
+
+def create_account(requests: int) -> dict[str, str]:
+    account_id = uuid.uuid4().hex
+    master_key = auth.new_master_key()
+    accounts.create_account(account_id, auth.hash_key(master_key), requests, now_iso())
+    return {"accountId": account_id, "masterKey": master_key}
+
+
+def rotate_key(account_id: str) -> dict[str, str]:
+    account = accounts.get_account(account_id)
+    master_key = auth.new_master_key()
+    accounts.replace_key(account, auth.hash_key(master_key), now_iso())
+    return {"accountId": account_id, "masterKey": master_key}
+
+
+def set_quota(account_id: str, requests: int) -> dict[str, Any]:
+    accounts.set_quota(account_id, requests)
+    return show_account(account_id)
+
+
+def show_account(account_id: str) -> dict[str, Any]:
+    account = accounts.get_account(account_id)
+    return {
+        "accountId": account.id,
+        "requestsRemaining": account.requests_remaining,
+        "createdAt": account.created_at,
+    }
+
+
+def _requests(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= MAX_REQUESTS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_REQUESTS}")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="binvault-admin", description=__doc__.split("\n")[0])
+    parser.add_argument("--table", help="bins table name (default: $TABLE_NAME)")
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-account", help="create an account and print its key")
+    create.add_argument("--requests", type=_requests, required=True)
+    rotate = commands.add_parser("rotate-key", help="replace the key; the old one stops at once")
+    rotate.add_argument("account_id")
+    quota = commands.add_parser("set-quota", help="set the requests left")
+    quota.add_argument("account_id")
+    quota.add_argument("--requests", type=_requests, required=True)
+    show = commands.add_parser("show-account", help="print the account (never its key)")
+    show.add_argument("account_id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.table:
+        os.environ["TABLE_NAME"] = args.table
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = args.endpoint_url
+    get_settings.cache_clear()
+    try:
+        if args.command == "create-account":
+            result: dict[str, Any] = create_account(args.requests)
+        elif args.command == "rotate-key":
+            result = rotate_key(args.account_id)
+        elif args.command == "set-quota":
+            result = set_quota(args.account_id, args.requests)
+        else:
+            result = show_account(args.account_id)
+    except accounts.AccountNotFound:
+        print(json.dumps({"error": "account not found"}), file=sys.stderr)
+        return 1
+    except Exception as error:  # an operator needs the reason, never a traceback with secrets
+        print(json.dumps({"error": f"{type(error).__name__}: {error}"}), file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The API Lambda: API Gateway REST proxy events -> routes -> ``logic/``.
+
+Routes only read the request (validated by ``logic/inputs.py`` before any I/O, so a
+malformed request never touches the table or the quota), call one use case and turn its
+Outcome into a response. Every error is a domain exception mapped to the contract's
+``{"message": ...}`` body in ``handle_domain_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from binvault.exceptions import (
+    BadRequest,
+    BinvaultError,
+    InvalidBinId,
+    InvalidVersion,
+    MethodNotAllowed,
+    QuotaExhausted,
+    RouteNotFound,
+)
+from binvault.logic import bins, inputs, versions
+from binvault.models.settings import get_settings
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+# A header sent twice with different values; no validator accepts it.
+CONFLICTING = "\x00conflicting values\x00"
+
+# Requests that emit no metric are normal here; Powertools would warn on every one of them.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+logger = Logger(service="binvault")
+tracer = Tracer(service="binvault")
+metrics = Metrics(namespace="binvault", service="binvault")
+app = APIGatewayRestResolver(
+    cors=CORSConfig(
+        allow_origin="*",
+        allow_headers=[
+            "Content-Type",
+            "X-Master-Key",
+            "X-Bin-Private",
+            "X-Bin-Name",
+            "X-Bin-Versioning",
+            "X-Bin-Meta",
+            "X-Preserve-Latest",
+            "If-Match",
+            "Idempotency-Key",
+        ],
+        expose_headers=["ETag"],
+        max_age=600,
+    )
+)
+
+# (pattern, methods, has a version segment): what this API serves, for 404 vs 405 vs 400
+# when the resolver matched nothing (for example an id with characters no route accepts).
+_ROUTE_SHAPES: list[tuple[re.Pattern[str], frozenset[str], bool]] = [
+    (re.compile(r"/b/?"), frozenset({"POST"}), False),
+    (re.compile(r"/b/[^/]+/versions/count"), frozenset({"GET"}), False),
+    (re.compile(r"/b/[^/]+/versions"), frozenset({"GET", "DELETE"}), True),
+    (re.compile(r"/b/[^/]+/[^/]+"), frozenset({"GET"}), True),
+    (re.compile(r"/b/[^/]+"), frozenset({"GET", "PUT", "DELETE"}), False),
+]
+
+
+# ---- reading the request -------------------------------------------------------------
+
+
+def header(name: str) -> str | None:
+    event = app.current_event
+    values = (event.multi_value_headers or {}).get(name)
+    if values and len(set(values)) > 1:
+        return CONFLICTING
+    return (event.headers or {}).get(name)
+
+
+def query_flag(name: str) -> str | None:
+    event = app.current_event
+    values = (event.multi_value_query_string_parameters or {}).get(name)
+    if values and len(set(values)) > 1:
+        return CONFLICTING
+    return (event.query_string_parameters or {}).get(name)
+
+
+def master_key() -> str | None:
+    return inputs.master_key(header("X-Master-Key"))
+
+
+def if_match() -> list[str] | None:
+    return inputs.if_match(header("If-Match"))
+
+
+def record_from_body() -> Any:
+    inputs.require_json_content_type(header("Content-Type"))
+    event = app.current_event
+    raw = inputs.body_bytes(event.body, bool(event.is_base64_encoded))
+    return inputs.record(raw, get_settings().max_bin_bytes)
+
+
+def no_body() -> None:
+    event = app.current_event
+    if inputs.body_bytes(event.body, bool(event.is_base64_encoded)).strip():
+        raise BadRequest("This route does not take a request body")
+
+
+def wants_meta() -> bool:
+    from_header = inputs.flag(header("X-Bin-Meta"), "X-Bin-Meta", True)
+    return from_header and inputs.flag(query_flag("meta"), "meta", True)
+
+
+def respond(outcome: bins.Outcome) -> Response:
+    headers = {"ETag": outcome.etag} if outcome.etag else {}
+    return Response(200, CONTENT_TYPE, json.dumps(outcome.body, ensure_ascii=False), headers)
+
+
+# ---- routes ----------------------------------------------------------------------------
+
+
+@app.post("/b")
+def create_bin() -> Response:
+    record = record_from_body()
+    private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
+    name = inputs.bin_name(header("X-Bin-Name"))
+    return respond(bins.create_bin(master_key(), record, private, name))
+
+
+@app.put("/b/<bin_id>")
+def update_bin(bin_id: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    record = record_from_body()
+    versioning = inputs.flag(header("X-Bin-Versioning"), "X-Bin-Versioning", False)
+    return respond(bins.update_bin(master_key(), bin_id, record, versioning, if_match()))
+
+
+@app.get("/b/<bin_id>")
+def read_bin(bin_id: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    no_body()
+    return respond(bins.read_bin(master_key(), bin_id, "base", wants_meta()))
+
+
+@app.get("/b/<bin_id>/<version>")
+def read_version(bin_id: str, version: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    number = inputs.version_number(version)
+    no_body()
+    which: bins.Which = "latest" if number is None else number
+    return respond(bins.read_bin(master_key(), bin_id, which, wants_meta()))
+
+
+@app.get("/b/<bin_id>/versions/count")
+def count_versions(bin_id: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    no_body()
+    return respond(bins.count_versions(master_key(), bin_id))
+
+
+@app.delete("/b/<bin_id>/versions")
+def delete_versions(bin_id: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    preserve = inputs.flag(header("X-Preserve-Latest"), "X-Preserve-Latest", False)
+    no_body()
+    outcome = versions.delete_versions(master_key(), bin_id, preserve, if_match())
+    metrics.add_metric("VersionsDeleted", MetricUnit.Count, outcome.body["metadata"]["versionsDeleted"])
+    return respond(outcome)
+
+
+@app.delete("/b/<bin_id>")
+def delete_bin(bin_id: str) -> Response:
+    bin_id = inputs.bin_id(bin_id)
+    no_body()
+    return respond(bins.delete_bin(master_key(), bin_id, if_match()))
+
+
+# ---- errors ----------------------------------------------------------------------------
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, CONTENT_TYPE, json.dumps({"message": message}), headers or {})
+
+
+@app.exception_handler(BinvaultError)
+def handle_domain_error(error: BinvaultError) -> Response:
+    if isinstance(error, QuotaExhausted):
+        metrics.add_metric("QuotaRefusals", MetricUnit.Count, 1)
+    if error.status >= 500:
+        logger.warning("request refused", extra={"status": error.status, "reason": type(error).__name__})
+    else:
+        logger.info("request refused", extra={"status": error.status, "reason": type(error).__name__})
+    return error_response(error.status, error.message, error.headers)
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(500, "Internal server error")
+
+
+@app.not_found
+def handle_unmatched(_: Exception) -> Response:
+    """No route matched: an unknown path (404), a known one with another method (405), or
+    a known one whose id or version has characters the router does not accept (400)."""
+    event = app.current_event
+    path, method = event.path, event.http_method.upper()
+    for pattern, methods, has_version in _ROUTE_SHAPES:
+        if not pattern.fullmatch(path):
+            continue
+        if method not in methods:
+            return handle_domain_error(MethodNotAllowed())
+        parts = path.split("/")
+        if not re.fullmatch(r"[0-9a-f]{24}", parts[2]):
+            return handle_domain_error(InvalidBinId())
+        if has_version:
+            return handle_domain_error(InvalidVersion())
+        break
+    return handle_domain_error(RouteNotFound())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

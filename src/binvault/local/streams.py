@@ -1,0 +1,93 @@
+"""Feeds the table's DynamoDB Stream to the purge Lambda, as the event source mapping does
+when deployed: filtered with the template's rule, in batches, retrying reported failures
+and setting aside ("dead-lettering") what still fails after the retries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from binvault.handlers import purge
+from binvault.local.events import LocalContext
+
+log = logging.getLogger("binvault.local.streams")
+MAX_RETRIES = 10
+BATCH_SIZE = 25
+
+
+class StreamPoller:
+    def __init__(self, table_name: str, endpoint_url: str | None = None) -> None:
+        import boto3
+
+        self.table_name = table_name
+        self._tables = boto3.client("dynamodb", endpoint_url=endpoint_url)
+        self._streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url)
+        self._iterators: dict[str, str | None] = {}
+        self._retries: list[tuple[dict[str, Any], int]] = []
+        self.dead_letters: list[dict[str, Any]] = []
+        self.delivered = 0
+
+    def _refresh_shards(self) -> None:
+        arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+
+    def _read(self) -> list[dict[str, Any]]:
+        self._refresh_shards()
+        records: list[dict[str, Any]] = []
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(page.get("Records", []))
+            self._iterators[shard_id] = page.get("NextShardIterator")
+        return records
+
+    def _deliver(self, batch: list[tuple[dict[str, Any], int]]) -> list[tuple[dict[str, Any], int]]:
+        event = {"Records": [record for record, _ in batch]}
+        try:
+            result = purge.lambda_handler(event, LocalContext(function_name="binvault-purge-local"))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:  # every record failed: Powertools raises instead of reporting
+            log.warning("purge batch failed as a whole", exc_info=True)
+            failed = {record["dynamodb"].get("SequenceNumber") for record, _ in batch}
+        self.delivered += len(batch) - len(failed)
+        retry = []
+        for record, tries in batch:
+            if record["dynamodb"].get("SequenceNumber") not in failed:
+                continue
+            if tries + 1 >= MAX_RETRIES:
+                log.error("purge failed %d times, dead-lettered", tries + 1)
+                self.dead_letters.append(record)
+            else:
+                retry.append((record, tries + 1))
+        return retry
+
+    def poll_once(self) -> int:
+        """Read what the stream has, deliver matching records; returns how many were read."""
+        fresh = [r for r in self._read() if purge.purge_target(r) is not None]
+        pending = self._retries + [(record, 0) for record in fresh]
+        self._retries = []
+        for start in range(0, len(pending), BATCH_SIZE):
+            self._retries.extend(self._deliver(pending[start : start + BATCH_SIZE]))
+        return len(fresh)
+
+    def drain(self, max_rounds: int = 50) -> None:
+        """Poll until the stream is caught up and no retry is pending (for tests)."""
+        for _ in range(max_rounds):
+            if self.poll_once() == 0 and not self._retries:
+                return
+
+    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the poller must outlive a bad round, as Lambda's would
+                log.exception("stream poll failed")
+            stop.wait(interval)

@@ -1,0 +1,223 @@
+"""The bin lifecycle use cases: create, update, read, count, delete.
+
+Plain functions: no HTTP, no boto3. Each takes validated input and returns an Outcome
+(the response body and the bin's ETag) or raises a domain exception.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Literal, TypeVar
+
+from binvault.dal import accounts, bins, records
+from binvault.exceptions import (
+    BinNotFound,
+    MissingMasterKey,
+    PreconditionFailed,
+    ServiceUnavailable,
+    StaleWrite,
+    VersionNotFound,
+    WriteConflict,
+)
+from binvault.logic.auth import authenticate
+from binvault.models.bins import Bin, StoredRecord, etag_for
+from binvault.models.settings import get_settings
+
+T = TypeVar("T")
+Which = Literal["base", "latest"] | int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: Any
+    etag: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_bin_id() -> str:
+    """24 lowercase hex characters, ObjectId-shaped: a 4-byte timestamp and 8 random bytes."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+
+
+@lru_cache(maxsize=1)
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="binvault-io")
+
+
+def _authenticated_read(master_key: str, bin_id: str) -> tuple[str, Bin | None]:
+    """Authenticate (and charge) while the base item is read: they are independent calls.
+
+    Authentication errors still answer first, as the contract's check order requires.
+    """
+    future = _executor().submit(bins.get_bin, bin_id)
+    try:
+        account_id = authenticate(master_key)
+    except BaseException:
+        future.cancel()
+        raise
+    return account_id, future.result()
+
+
+def readable_bin(master_key: str | None, bin_id: str) -> Bin:
+    """The bin, if the caller may read it; public bins may be read without a key."""
+    if master_key is None:
+        base = bins.get_bin(bin_id)
+        if base is None or base.private:
+            raise MissingMasterKey()
+        # A keyless read of a public bin is charged to the bin's owner.
+        accounts.consume_request(base.owner, None)
+        return base
+    account_id, base = _authenticated_read(master_key, bin_id)
+    if base is None or (base.private and base.owner != account_id):
+        raise BinNotFound()
+    return base
+
+
+def writable_bin(master_key: str | None, bin_id: str) -> Bin:
+    if master_key is None:
+        raise MissingMasterKey()
+    account_id, base = _authenticated_read(master_key, bin_id)
+    if base is None or base.owner != account_id:
+        raise BinNotFound()
+    return base
+
+
+def _check_if_match(base: Bin, if_match: list[str] | None) -> None:
+    if if_match is not None and "*" not in if_match and base.etag not in if_match:
+        raise PreconditionFailed()
+
+
+def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[Bin], T]) -> T:
+    """Run a conditional write, re-reading and retrying when it lost a race.
+
+    A write that lost to a concurrent one is recomputed from the new state, so nothing
+    acknowledged is ever overwritten; with If-Match the re-read answers 412 instead.
+    """
+    base: Bin | None = first
+    attempts = get_settings().write_attempts
+    for number in range(attempts):
+        if base is None or base.owner != first.owner:
+            raise BinNotFound()
+        _check_if_match(base, if_match)
+        try:
+            return attempt(base)
+        except StaleWrite:
+            pass
+        except WriteConflict:
+            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**number)))
+        base = bins.get_bin(first.id)
+    raise ServiceUnavailable()
+
+
+def create_bin(master_key: str | None, record: Any, private: bool, name: str | None) -> Outcome:
+    if master_key is None:
+        raise MissingMasterKey()
+    account_id = authenticate(master_key)
+    stored = StoredRecord(records.encode(record))
+    created_at = now_iso()
+    for _ in range(5):
+        new = Bin(
+            id=new_bin_id(),
+            owner=account_id,
+            private=private,
+            name=name,
+            created_at=created_at,
+            record=stored,
+            generation=0,
+            version_count=0,
+            rev=1,
+        )
+        try:
+            bins.put_new_bin(new)
+        except StaleWrite:  # an id collision: 64 random bits make this all but impossible
+            continue
+        metadata: dict[str, Any] = {"id": new.id, "createdAt": created_at, "private": private}
+        if name is not None:
+            metadata["name"] = name
+        return Outcome({"record": record, "metadata": metadata}, new.etag)
+    raise ServiceUnavailable()
+
+
+def update_bin(
+    master_key: str | None,
+    bin_id: str,
+    record: Any,
+    versioning: bool,
+    if_match: list[str] | None,
+) -> Outcome:
+    stored = StoredRecord(records.encode(record))
+    max_versions = get_settings().max_versions
+
+    def attempt(base: Bin) -> Outcome:
+        metadata: dict[str, Any] = {"parentId": base.id, "private": base.private}
+        if versioning and base.version_count < max_versions:
+            metadata["version"] = bins.append_version(base, stored, now_iso())
+        else:
+            bins.replace_latest(base, stored, now_iso())
+            if versioning:  # at the cap: stored in place, as JSONBin does, and said so
+                metadata["versioning"] = False
+        return Outcome({"record": record, "metadata": metadata}, etag_for(base.id, base.rev + 1))
+
+    return with_fresh_state(writable_bin(master_key, bin_id), if_match, attempt)
+
+
+def _bin_metadata(base: Bin) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"id": base.id, "private": base.private, "createdAt": base.created_at}
+    if base.name is not None:
+        metadata["name"] = base.name
+    return metadata
+
+
+def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> Outcome:
+    base: Bin | None = readable_bin(master_key, bin_id)
+    for _ in range(get_settings().write_attempts):
+        if base is None:
+            break
+        metadata = _bin_metadata(base)
+        number = base.version_count if which == "latest" else which
+        if number == "base" or (which == "latest" and number == 0):
+            record = base.record
+            if which == "latest":
+                metadata["version"] = 0
+        else:
+            assert isinstance(number, int)
+            if not 1 <= number <= base.version_count:
+                raise VersionNotFound()
+            version = bins.get_version(base.id, base.generation, number)
+            if version is None:
+                # The bin was cut over between our two reads: read it again.
+                base = bins.get_bin(bin_id)
+                continue
+            record = version.record
+            metadata["createdAt"] = version.created_at
+            metadata["version"] = number
+        value = record.decode()
+        return Outcome({"record": value, "metadata": metadata} if meta else value, base.etag)
+    if base is None:
+        raise BinNotFound()
+    raise ServiceUnavailable()
+
+
+def count_versions(master_key: str | None, bin_id: str) -> Outcome:
+    base = readable_bin(master_key, bin_id)
+    metadata = {"id": base.id, "versionCount": base.version_count, "private": base.private}
+    return Outcome({"metadata": metadata}, base.etag)
+
+
+def delete_bin(master_key: str | None, bin_id: str, if_match: list[str] | None) -> Outcome:
+    def attempt(base: Bin) -> Outcome:
+        bins.delete_bin(base)
+        metadata = {"id": base.id, "versionsDeleted": base.version_count}
+        return Outcome({"metadata": metadata, "message": "Bin deleted successfully"})
+
+    return with_fresh_state(writable_bin(master_key, bin_id), if_match, attempt)

@@ -1,0 +1,125 @@
+"""Validation of everything a client sends: ids, headers, bodies. Pure functions, no I/O.
+
+They run before any DynamoDB call, so a malformed request never touches the table and
+never consumes quota.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from typing import Any
+
+from binvault.exceptions import BadRequest, InvalidBinId, InvalidVersion, PayloadTooLarge
+
+_BIN_ID = re.compile(r"[0-9a-f]{24}")
+_VERSION = re.compile(r"[0-9]{1,12}")
+_JSON_CONTENT_TYPE = re.compile(r"application/json\s*(;.*)?", re.IGNORECASE)
+MAX_MASTER_KEY_CHARS = 512
+
+
+def bin_id(raw: str) -> str:
+    if not _BIN_ID.fullmatch(raw):
+        raise InvalidBinId()
+    return raw
+
+
+def version_number(raw: str) -> int | None:
+    """``latest`` -> None; a decimal integer -> that integer; anything else -> 400."""
+    if raw == "latest":
+        return None
+    if not _VERSION.fullmatch(raw):
+        raise InvalidVersion()
+    return int(raw)
+
+
+def flag(value: str | None, name: str, default: bool) -> bool:
+    """A true/false header (case-insensitive); absent -> default; anything else -> 400."""
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise BadRequest(f"{name} must be true or false")
+
+
+def bin_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not value.strip() or not value.isprintable():
+        raise BadRequest("X-Bin-Name must be 1 to 128 printable characters")
+    return value
+
+
+def require_json_content_type(value: str | None) -> None:
+    if value is None or not _JSON_CONTENT_TYPE.fullmatch(value.strip()):
+        raise BadRequest("You need to pass Content-Type set to application/json")
+
+
+def body_bytes(body: str | None, is_base64: bool) -> bytes:
+    if not body:
+        return b""
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("Invalid JSON body") from None
+    return body.encode("utf-8", errors="surrogatepass")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def record(raw: bytes, max_bytes: int) -> Any:
+    """The request body as a storable record: a non-empty JSON object or array."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(max_bytes)
+    if not raw.strip():
+        raise BadRequest("Bin cannot be blank")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("Invalid JSON body") from None
+    if value == {}:
+        raise BadRequest("Bin cannot be blank")
+    if not isinstance(value, (dict, list)):
+        raise BadRequest("Bin must be a JSON object or array")
+    try:
+        # Re-serialising proves the record can be stored and served back unchanged
+        # (it fails on nesting deeper than the interpreter can walk, and on lone surrogates).
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (RecursionError, ValueError):
+        raise BadRequest("Invalid JSON body") from None
+    return value
+
+
+def if_match(value: str | None) -> list[str] | None:
+    """The entity tags of an If-Match header (``*`` kept as is); None when absent."""
+    if value is None:
+        return None
+    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
+    if not tags:
+        raise BadRequest("If-Match must be an entity tag or *")
+    # Lenient with hand-typed tags: curl users often drop the quotes.
+    return [tag if tag == "*" or tag.startswith(('"', "W/")) else f'"{tag}"' for tag in tags]
+
+
+def master_key(value: str | None) -> str | None:
+    """The X-Master-Key, or None when it is absent or empty."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()

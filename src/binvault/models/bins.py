@@ -1,0 +1,59 @@
+"""Plain domain models shared by ``logic/`` and ``dal/`` (dataclasses: no pydantic at run time)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+
+def etag_for(bin_id: str, rev: int) -> str:
+    """An opaque, quoted strong ETag that changes on every write of the bin."""
+    digest = hashlib.blake2b(f"{bin_id}:{rev}".encode(), digest_size=10).hexdigest()
+    return f'"{digest}"'
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as stored: the raw attribute, decoded only when a response needs it."""
+
+    attribute: dict[str, Any]
+
+    def decode(self) -> Any:
+        from binvault.dal import records
+
+        return records.decode(self.attribute)
+
+
+@dataclass(frozen=True)
+class Bin:
+    id: str
+    owner: str
+    private: bool
+    name: str | None
+    created_at: str
+    record: StoredRecord
+    generation: int
+    version_count: int
+    rev: int
+
+    @property
+    def etag(self) -> str:
+        return etag_for(self.id, self.rev)
+
+
+@dataclass(frozen=True)
+class Version:
+    bin_id: str
+    generation: int
+    number: int
+    created_at: str
+    record: StoredRecord
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    key_hash: str
+    requests_remaining: int
+    created_at: str

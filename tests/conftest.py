@@ -1,0 +1,214 @@
+"""Shared fixtures: dummy AWS credentials, moto with the template's own tables, an API
+Gateway event factory that goes through the real lambda_handler, and a DynamoDB call counter."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+TABLE = "binvault-test"
+IDEMPOTENCY_TABLE = "binvault-test-idempotency"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials and region; never a real account, never a real endpoint."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") and name != "AWS_LAMBDA_FUNCTION_NAME":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", IDEMPOTENCY_TABLE)
+    monkeypatch.setenv("PURCHASE_URL", "https://binvault.example/pricing")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "binvault")
+    monkeypatch.setenv("KEY_CACHE_SECONDS", "300")
+    reset_caches()
+    yield
+    reset_caches()
+
+
+def reset_caches() -> None:
+    from binvault.dal.client import dynamodb
+    from binvault.logic import auth
+    from binvault.models.settings import get_settings
+
+    get_settings.cache_clear()
+    dynamodb.cache_clear()
+    auth.clear_cache()
+
+
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    """moto in-process with both tables created from template.yaml's definitions."""
+    from moto import mock_aws
+
+    from binvault.dal.client import dynamodb
+    from binvault.local import moto_fixes
+    from binvault.local.template_tables import create_tables
+
+    moto_fixes.install()
+    with mock_aws():
+        client = dynamodb()
+        create_tables(client, TABLE, IDEMPOTENCY_TABLE)
+        yield client
+
+
+@dataclass
+class Account:
+    id: str
+    key: str
+
+
+def make_account(requests: int = 1_000_000) -> Account:
+    from binvault import admin
+
+    created = admin.create_account(requests)
+    return Account(created["accountId"], created["masterKey"])
+
+
+@pytest.fixture
+def account(ddb: Any) -> Account:
+    return make_account()
+
+
+@pytest.fixture
+def other_account(ddb: Any) -> Account:
+    return make_account()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    raw: str
+
+    @property
+    def message(self) -> str | None:
+        return self.body.get("message") if isinstance(self.body, dict) else None
+
+
+class Api:
+    """Calls the real lambda_handler with API Gateway REST proxy events."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        key: str | None | bool = True,
+    ) -> Reply:
+        from binvault.handlers.api import lambda_handler
+        from binvault.local.events import LocalContext, rest_event
+
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        chosen = self.key if key is True else key
+        if chosen:
+            pairs.append(("X-Master-Key", chosen))
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+            if not any(name.lower() == "content-type" for name, _ in pairs):
+                pairs.append(("Content-Type", "application/json"))
+        result = lambda_handler(rest_event(method, path, pairs, body, query), LocalContext())
+        raw = result.get("body") or ""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        headers_out = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers_out[name.lower()] = ", ".join(values)
+        return Reply(result["statusCode"], headers_out, parsed, raw)
+
+    # conveniences for the common calls
+    def create(self, record: Any = None, **headers: str) -> Reply:
+        return self("POST", "/b", headers=_headers(headers), body=record or {"hello": "world"})
+
+    def update(self, bin_id: str, record: Any, versioning: bool = True, **headers: str) -> Reply:
+        extra = {"X-Bin-Versioning": "true" if versioning else "false", **_headers(headers)}
+        return self("PUT", f"/b/{bin_id}", headers=extra, body=record)
+
+
+def _headers(kwargs: dict[str, str]) -> dict[str, str]:
+    return {name.replace("_", "-"): value for name, value in kwargs.items()}
+
+
+@pytest.fixture
+def api(account: Account) -> Api:
+    return Api(account.key)
+
+
+@pytest.fixture
+def new_bin(api: Api) -> str:
+    reply = api.create({"v": 0})
+    assert reply.status == 200, reply.raw
+    return str(reply.body["metadata"]["id"])
+
+
+def add_versions(api: Api, bin_id: str, count: int, start: int = 1) -> None:
+    for n in range(start, start + count):
+        reply = api.update(bin_id, {"v": n})
+        assert reply.status == 200, reply.raw
+
+
+@pytest.fixture
+def purge(ddb: Any) -> Any:
+    """The local stream poller on moto's in-process stream: ``purge.drain()`` runs the
+    purge Lambda on everything the stream holds, as the deployed event source mapping would."""
+    from binvault.local.streams import StreamPoller
+
+    return StreamPoller(TABLE)
+
+
+class CallCounter:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.calls[event_name.split(".")[-1]] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def dynamodb_calls(ddb: Any) -> Iterator[CallCounter]:
+    """Counts the API's DynamoDB operations through botocore's event hooks."""
+    counter = CallCounter()
+    ddb.meta.events.register("before-call.dynamodb", counter)
+    yield counter
+    ddb.meta.events.unregister("before-call.dynamodb", counter)
+
+
+def table_items(client: Any, table: str = TABLE) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def bin_items(client: Any) -> list[dict[str, Any]]:
+    """Every bin item (base and versions), i.e. the table less accounts' quota counters."""
+    return [i for i in table_items(client) if i["pk"]["S"].startswith("BIN#")]
