@@ -10,7 +10,7 @@ PORT ?= 3000
 DYNAMODB_PORT ?= 8000
 EVENT ?= events/delete-versions-preserve.json
 
-.PHONY: run test unit integration lint format bench soak invoke package clean
+.PHONY: run test unit integration lint format bench soak openapi invoke package clean
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,17 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP)  ## benchmarks -> bench/results/
+bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON + PNG)
 	$(BIN)/python -m bench
+
+soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only)
+	$(BIN)/python -m bench.soak
+
+openapi: $(STAMP)  ## regenerate docs/openapi.json from the resolver
+	$(BIN)/python -m binvault.openapi > docs/openapi.json
+
+package: $(STAMP)  ## build the python3.13/arm64 Lambda artifact without Docker, check it imports
+	bash scripts/package.sh
 
 invoke: $(STAMP)  ## run the API handler on one event, as `sam local invoke -e` would
 	$(BIN)/python -m binvault.local.invoke $(EVENT)

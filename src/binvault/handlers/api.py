@@ -28,7 +28,7 @@ from binvault.exceptions import (
     QuotaExhausted,
     RouteNotFound,
 )
-from binvault.logic import bins, inputs, versions
+from binvault.logic import bins, idempotency, inputs, versions
 from binvault.models.settings import get_settings
 
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -128,7 +128,8 @@ def create_bin() -> Response:
     record = record_from_body()
     private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
     name = inputs.bin_name(header("X-Bin-Name"))
-    return respond(bins.create_bin(master_key(), record, private, name))
+    idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
+    return respond(bins.create_bin(master_key(), record, private, name, idempotency_key))
 
 
 @app.put("/b/<bin_id>")
@@ -136,7 +137,8 @@ def update_bin(bin_id: str) -> Response:
     bin_id = inputs.bin_id(bin_id)
     record = record_from_body()
     versioning = inputs.flag(header("X-Bin-Versioning"), "X-Bin-Versioning", False)
-    return respond(bins.update_bin(master_key(), bin_id, record, versioning, if_match()))
+    idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
+    return respond(bins.update_bin(master_key(), bin_id, record, versioning, if_match(), idempotency_key))
 
 
 @app.get("/b/<bin_id>")
@@ -227,4 +229,5 @@ def handle_unmatched(_: Exception) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.remember_lambda_context(context)
     return app.resolve(event, context)

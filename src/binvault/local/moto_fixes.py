@@ -1,6 +1,11 @@
-"""One fix to moto's DynamoDB emulator, for the local stack and the unit tests only.
+"""Two fixes to moto's DynamoDB emulator, for the local stack and the unit tests only.
 
-moto implements TransactWriteItems' all-or-nothing by deep-copying every table a
+1. Atomicity under concurrency. DynamoDB applies each request atomically; moto checks a
+   condition and then writes in plain Python, so two threads (the local server is
+   threaded) could both pass the same condition. Every backend operation is serialised
+   with one lock, which makes the emulator linearizable like the real service.
+
+2. Transaction cost. moto implements TransactWriteItems' all-or-nothing by deep-copying every table a
 transaction touches, before each transaction. That costs O(table size) per write (the
 copy includes the table's whole stream history), so a bin with 1000 versions made the
 local stack quadratic and used gigabytes. This replaces the whole-table copy with an
@@ -12,10 +17,23 @@ back exactly as they were. Nothing of this runs in AWS.
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 _installed = False
+_lock = threading.RLock()
+
+
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 class _NoTableCopy(types.SimpleNamespace):
@@ -79,4 +97,10 @@ def install() -> None:
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    for backend in (models.DynamoDBBackend, DynamoDBStreamsBackend):
+        for name, member in list(vars(backend).items()):
+            if callable(member) and not name.startswith("_"):
+                setattr(backend, name, _serialised(member))
     _installed = True

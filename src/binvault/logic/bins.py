@@ -119,10 +119,27 @@ def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[
     raise ServiceUnavailable()
 
 
-def create_bin(master_key: str | None, record: Any, private: bool, name: str | None) -> Outcome:
+def create_bin(
+    master_key: str | None,
+    record: Any,
+    private: bool,
+    name: str | None,
+    idempotency_key: str | None = None,
+) -> Outcome:
     if master_key is None:
         raise MissingMasterKey()
     account_id = authenticate(master_key)
+    if idempotency_key is None:
+        return _create(account_id, record, private, name)
+    from binvault.logic import idempotency
+
+    request = idempotency.fingerprint(record, private, name)
+    return idempotency.run_once(
+        account_id, idempotency_key, "POST /b", request, lambda: _create(account_id, record, private, name)
+    )
+
+
+def _create(account_id: str, record: Any, private: bool, name: str | None) -> Outcome:
     stored = StoredRecord(records.encode(record))
     created_at = now_iso()
     for _ in range(5):
@@ -154,6 +171,7 @@ def update_bin(
     record: Any,
     versioning: bool,
     if_match: list[str] | None,
+    idempotency_key: str | None = None,
 ) -> Outcome:
     stored = StoredRecord(records.encode(record))
     max_versions = get_settings().max_versions
@@ -168,7 +186,19 @@ def update_bin(
                 metadata["versioning"] = False
         return Outcome({"record": record, "metadata": metadata}, etag_for(base.id, base.rev + 1))
 
-    return with_fresh_state(writable_bin(master_key, bin_id), if_match, attempt)
+    first = writable_bin(master_key, bin_id)
+    if idempotency_key is None:
+        return with_fresh_state(first, if_match, attempt)
+    from binvault.logic import idempotency
+
+    request = idempotency.fingerprint(record, versioning, if_match)
+    return idempotency.run_once(
+        first.owner,
+        idempotency_key,
+        f"PUT /b/{bin_id}",
+        request,
+        lambda: with_fresh_state(first, if_match, attempt),
+    )
 
 
 def _bin_metadata(base: Bin) -> dict[str, Any]:

@@ -19,6 +19,11 @@ _BIN_ID = re.compile(r"[0-9a-f]{24}")
 _VERSION = re.compile(r"[0-9]{1,12}")
 _JSON_CONTENT_TYPE = re.compile(r"application/json\s*(;.*)?", re.IGNORECASE)
 MAX_MASTER_KEY_CHARS = 512
+# Far below Python's recursion limit, so that a record accepted here can always be
+# serialised, stored and decoded again: without a fixed cap, whether a record ~940 levels
+# deep parsed depended on how deep the caller's stack was, and the response then failed
+# with a RecursionError (500) after the record had been written.
+MAX_NESTING_DEPTH = 512
 
 
 def bin_id(raw: str) -> str:
@@ -83,6 +88,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _nesting_depth_exceeds(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than ``limit`` (iterative: no recursion of our own)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def record(raw: bytes, max_bytes: int) -> Any:
     """The request body as a storable record: a non-empty JSON object or array."""
     if len(raw) > max_bytes:
@@ -98,9 +115,11 @@ def record(raw: bytes, max_bytes: int) -> Any:
         raise BadRequest("Bin cannot be blank")
     if not isinstance(value, (dict, list)):
         raise BadRequest("Bin must be a JSON object or array")
+    if _nesting_depth_exceeds(value, MAX_NESTING_DEPTH):
+        raise BadRequest("Invalid JSON body")
     try:
         # Re-serialising proves the record can be stored and served back unchanged
-        # (it fails on nesting deeper than the interpreter can walk, and on lone surrogates).
+        # (it fails on lone surrogates).
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (RecursionError, ValueError):
         raise BadRequest("Invalid JSON body") from None
@@ -123,3 +142,11 @@ def master_key(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     return value.strip()
+
+
+def idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 255 or not value.isascii() or not value.isprintable():
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
+    return value

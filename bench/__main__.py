@@ -1,0 +1,92 @@
+"""`make bench`: every benchmark, bounded, loopback only; results in bench/results/.
+
+python -m bench            the full run (a few minutes on two cores)
+python -m bench --quick    a smoke run with small counts, into bench/results/quick/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import cold_start, delete_versions, load, plots, report, round_trips, storage
+from bench.common import RESULTS, local_stack, machine_info, users_record, write_json
+
+
+def _phase(results: dict[str, Any], name: str, work: Callable[[], Any]) -> Any:
+    print(f"[bench] {name} ...", flush=True)
+    started = time.perf_counter()
+    results[name] = work()
+    results["phase_seconds"][name] = round(time.perf_counter() - started, 1)
+    print(f"[bench] {name} done in {results['phase_seconds'][name]} s", flush=True)
+    return results[name]
+
+
+def _stack_log_findings(log: Path) -> dict[str, int]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return {
+        "purge_dead_lettered": text.count("dead-lettered"),
+        "purge_batch_failures": text.count("All records failed processing"),
+        "errors_logged": text.count('"level":"ERROR"') + text.count("ERROR "),
+    }
+
+
+def run(quick: bool, out: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "command": "python -m bench --quick" if quick else "make bench",
+        "quick": quick,
+        "machine": machine_info(),
+        "phase_seconds": {},
+    }
+    _phase(results, "storage", lambda: storage.run(quick))
+    _phase(results, "round_trips", lambda: round_trips.run(quick))
+    with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
+        log = Path(scratch) / "stack.log"
+        with local_stack(log) as stack:
+            bin_id = stack.client().create(users_record(1000))
+            _phase(results, "cold_start", lambda: cold_start.run(stack, bin_id, quick))
+            _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
+            _phase(results, "load", lambda: load.run(stack, quick))
+        results["local_stack_log"] = _stack_log_findings(log)
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+
+    out.mkdir(parents=True, exist_ok=True)
+    plots.delete_versions(results["delete_versions"], out / "delete_versions.png")
+    plots.load(results["load"], results["delete_versions"], out / "load.png")
+    write_json(out / "round_trips.json", results["round_trips"])
+    (out / "round_trips.md").write_text(round_trips.markdown(results["round_trips"]))
+    write_json(out / "results.json", results)
+    (out / "SUMMARY.md").write_text(report.summary(results))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small counts, a smoke run (into results/quick/)"
+    )
+    args = parser.parse_args(argv)
+    out = RESULTS / "quick" if args.quick else RESULTS
+    results = run(args.quick, out)
+
+    print()
+    for line in report.headlines(results):
+        print(f"  {line}")
+    print()
+    print(round_trips.markdown(results["round_trips"]))
+    print(load.markdown(results["load"]))
+    print(
+        f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "
+        f"(SUMMARY.md, results.json, round_trips.md, *.png); total {results['total_seconds']} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

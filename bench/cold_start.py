@@ -1,0 +1,277 @@
+"""Cold start: fresh interpreters, each timing one cold path and reporting its own peak RSS.
+
+The clock covers exactly what a Lambda init plus first invoke would run: the imports and
+the first request (the event is built before the clock starts, as the runtime builds it).
+Variants, interleaved so drift hits them alike:
+
+- ``baseline``: ``import boto3`` and create one DynamoDB client (the floor any boto3
+  Lambda pays);
+- ``baseline_get``: the same plus one GetItem (the floor for a request that reads a table);
+- ``handler_invalid``: import the API handler, serve a malformed-id request (no DynamoDB);
+- ``handler_get``: import the API handler, serve ``GET /b/{id}`` with a key against the
+  local stack's DynamoDB: client creation, key lookup, quota decrement, base read (the headline);
+- ``handler_get_no_xray``: as ``handler_get`` with the X-Ray SDK replaced by a no-op stub
+  before the clock starts (a what-if: Powertools' Tracer imports ``aws_xray_sdk.core`` and
+  builds its recorder even when tracing is disabled);
+- ``handler_get_no_xray_one_client``: and with ``dal.client.dynamodb()`` behind a lock (a
+  what-if: the first request builds two clients, one per thread, see ``_ONE_CLIENT``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import time
+from collections import defaultdict
+from typing import Any
+
+from bench.common import PYTHON, ROOT, Stack, child_env
+
+TARGET_RATIO = 1.25
+CHILD_TIMEOUT_SECONDS = 60.0
+
+_PRELUDE = """
+import json, os, resource, sys, time
+EVENT = json.loads(os.environ["BENCH_EVENT"])
+class Context:
+    function_name = "binvault-bench"; memory_limit_in_mb = 512; function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:binvault-bench"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/binvault-bench"; log_stream_name = "bench"
+    def get_remaining_time_in_millis(self): return 28000
+"""
+
+_NO_XRAY = """
+import contextlib, types
+class _Segment:
+    def put_annotation(self, *a, **k): pass
+    def put_metadata(self, *a, **k): pass
+    def add_exception(self, *a, **k): pass
+class _Recorder:
+    @contextlib.contextmanager
+    def in_subsegment(self, *a, **k): yield _Segment()
+_core = types.ModuleType("aws_xray_sdk.core")
+_core.xray_recorder = _Recorder()
+_core.patch = _core.patch_all = lambda *a, **k: None
+_sdk = types.ModuleType("aws_xray_sdk")
+_sdk.core = _core
+_sdk.global_sdk_config = types.SimpleNamespace(set_sdk_enabled=lambda enabled: None)
+sys.modules.update({"aws_xray_sdk": _sdk, "aws_xray_sdk.core": _core})
+"""
+
+# What-if: one client however many threads ask first (functools.lru_cache does not lock,
+# so the request thread and the binvault-io pool thread each build one on a cold start).
+# binvault.dal.client is imported before the clock for this: a few ms in its favour.
+_ONE_CLIENT = """
+import threading
+import binvault.dal.client as _client
+_factory, _lock = _client.dynamodb, threading.Lock()
+def _one_client():
+    with _lock:
+        return _factory()
+_one_client.cache_clear = _factory.cache_clear
+_client.dynamodb = _one_client
+"""
+
+_HANDLER = """
+from binvault.handlers.api import lambda_handler
+status = lambda_handler(EVENT, Context())["statusCode"]
+"""
+
+_BASELINE = """
+import boto3
+client = boto3.client("dynamodb")
+status = 200
+"""
+
+_BASELINE_GET = """
+import boto3
+client = boto3.client("dynamodb")
+key = json.loads(os.environ["BENCH_KEY"])
+client.get_item(TableName=os.environ["TABLE_NAME"], Key=key, ConsistentRead=True)
+status = 200
+"""
+
+# Peak RSS is the child's VmHWM (its own address space's high-water mark). ru_maxrss would
+# do on a small parent, but Linux carries the pre-exec high-water mark across fork+exec
+# (signal_struct.maxrss), so a child of this process, which has moto and matplotlib loaded,
+# reports the parent's peak instead of its own. Both are recorded.
+_MEASURE = """
+started = time.perf_counter()
+{body}
+elapsed = time.perf_counter() - started
+maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as status_file:
+        hwm_kb = next(int(l.split()[1]) for l in status_file if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    hwm_kb = maxrss_kb
+print(json.dumps({{"seconds": elapsed, "hwm_kb": hwm_kb, "maxrss_kb": maxrss_kb, "status": status}}))
+"""
+
+VARIANTS: dict[str, tuple[str, str]] = {
+    # name: (set-up before the clock, measured body)
+    "baseline": ("", _BASELINE),
+    "baseline_get": ("", _BASELINE_GET),
+    "handler_invalid": ("", _HANDLER),
+    "handler_get": ("", _HANDLER),
+    "handler_get_no_xray": (_NO_XRAY, _HANDLER),
+    "handler_get_no_xray_one_client": (_NO_XRAY + _ONE_CLIENT, _HANDLER),
+}
+LABELS = {
+    "baseline": "import boto3 + DynamoDB client",
+    "baseline_get": "import boto3 + client + one GetItem",
+    "handler_invalid": "import handler + invalid-id request (no DynamoDB)",
+    "handler_get": "import handler + GET /b/{id} (first request, 3 DynamoDB calls)",
+    "handler_get_no_xray": "what-if: same, X-Ray SDK not imported",
+    "handler_get_no_xray_one_client": "what-if: same, and one DynamoDB client instead of two",
+}
+
+
+def _script(variant: str) -> str:
+    setup, body = VARIANTS[variant]
+    return _PRELUDE + setup + _MEASURE.format(body=body.strip())
+
+
+def _env(stack: Stack, bin_id: str, variant: str) -> dict[str, str]:
+    from binvault.local.events import rest_event
+
+    path = "/b/not-a-bin-id" if variant == "handler_invalid" else f"/b/{bin_id}"
+    event = rest_event("GET", path, {"X-Master-Key": stack.key})
+    return child_env(
+        TABLE_NAME=stack.table,
+        IDEMPOTENCY_TABLE_NAME=f"{stack.table}-idempotency",
+        AWS_ENDPOINT_URL_DYNAMODB=stack.dynamodb_url,
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+        BENCH_EVENT=json.dumps(event),
+        BENCH_KEY=json.dumps({"pk": {"S": f"BIN#{bin_id}"}, "sk": {"S": "BIN"}}),
+    )
+
+
+def _run_child(variant: str, env: dict[str, str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-c", _script(variant)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_SECONDS,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith('{"seconds"')]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"cold start child {variant} failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["process_seconds"] = wall
+    return result
+
+
+def import_profile(stack: Stack, top: int = 12) -> dict[str, Any]:
+    """``python -X importtime`` of the handler module: the biggest contributors."""
+    env = _env(stack, "0" * 24, "handler_get")
+    command = [PYTHON, "-X", "importtime", "-c", "import binvault.handlers.api"]
+    subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, timeout=CHILD_TIMEOUT_SECONDS, check=False
+    )
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS, check=True
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match:
+            rows.append((match[4], int(match[1]), int(match[2]), len(match[3]) // 2))
+    total = next(cumulative for name, _, cumulative, _ in rows if name == "binvault.handlers.api")
+    by_package: dict[str, int] = defaultdict(int)
+    for name, self_us, _, _ in rows:
+        by_package[name.split(".")[0]] += self_us
+    cumulative = {name: c for name, _, c, _ in rows}
+    return {
+        "handler_import_ms": round(total / 1000, 1),
+        "top_self_ms": [
+            {"module": n, "self_ms": round(s / 1000, 1), "cumulative_ms": round(c / 1000, 1)}
+            for n, s, c, _ in sorted(rows, key=lambda r: -r[1])[:top]
+        ],
+        "by_package_ms": [
+            {"package": p, "self_ms": round(us / 1000, 1)}
+            for p, us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]
+        ],
+        "direct_imports_ms": [
+            {"module": n, "cumulative_ms": round(c / 1000, 1)}
+            for n, _, c, depth in sorted(rows, key=lambda r: -r[2])
+            if depth == 1
+        ][:top],
+        "aws_xray_sdk_core_ms": round(cumulative.get("aws_xray_sdk.core", 0) / 1000, 1),
+    }
+
+
+def run(stack: Stack, bin_id: str, quick: bool = False) -> dict[str, Any]:
+    repetitions = 2 if quick else 6
+    envs = {variant: _env(stack, bin_id, variant) for variant in VARIANTS}
+    samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for round_number in range(repetitions + 1):  # round 0 warms the page cache, discarded
+        for variant in VARIANTS:
+            result = _run_child(variant, envs[variant])
+            expected = 400 if variant == "handler_invalid" else 200
+            if result["status"] != expected:
+                raise RuntimeError(f"cold start {variant}: status {result['status']}")
+            if round_number:
+                samples[variant].append(result)
+    variants = {}
+    for variant, runs in samples.items():
+        variants[variant] = {
+            "label": LABELS[variant],
+            "median_ms": round(statistics.median(r["seconds"] for r in runs) * 1000, 1),
+            "min_ms": round(min(r["seconds"] for r in runs) * 1000, 1),
+            "process_median_ms": round(statistics.median(r["process_seconds"] for r in runs) * 1000, 1),
+            "peak_rss_mb": round(statistics.median(r["hwm_kb"] for r in runs) / 1024, 1),
+            "ru_maxrss_mb": round(statistics.median(r["maxrss_kb"] for r in runs) / 1024, 1),
+            "runs": len(runs),
+        }
+    base = variants["baseline"]
+    for row in variants.values():
+        row["ratio_to_baseline"] = round(row["median_ms"] / base["median_ms"], 2)
+        row["rss_ratio_to_baseline"] = round(row["peak_rss_mb"] / base["peak_rss_mb"], 2)
+    headline = variants["handler_get"]
+    return {
+        "repetitions": repetitions,
+        "variants": variants,
+        "ratio": headline["ratio_to_baseline"],
+        "ratio_vs_baseline_get": round(headline["median_ms"] / variants["baseline_get"]["median_ms"], 2),
+        "rss_ratio": headline["rss_ratio_to_baseline"],
+        "target_ratio": TARGET_RATIO,
+        "meets_target": headline["ratio_to_baseline"] <= TARGET_RATIO,
+        "imports": import_profile(stack),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| cold path (fresh process) | median ms | min ms | whole process ms | peak RSS MB | vs baseline |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["variants"].values():
+        lines.append(
+            f"| {row['label']} | {row['median_ms']:g} | {row['min_ms']:g} | {row['process_median_ms']:g} "
+            f"| {row['peak_rss_mb']:g} | {row['ratio_to_baseline']:g}x time, "
+            f"{row['rss_ratio_to_baseline']:g}x RSS |"
+        )
+    imports = result["imports"]
+    lines += [
+        "",
+        f"`python -X importtime` of `binvault.handlers.api`: {imports['handler_import_ms']:g} ms in all; "
+        "largest self times:",
+        "",
+        "| module | self ms | cumulative ms |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{r['module']}` | {r['self_ms']:g} | {r['cumulative_ms']:g} |" for r in imports["top_self_ms"][:8]
+    ]
+    return "\n".join(lines) + "\n"

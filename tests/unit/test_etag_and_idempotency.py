@@ -1,0 +1,175 @@
+"""ETag / If-Match (lost updates) and Idempotency-Key (duplicate creates) - beyond JSONBin."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.conftest import IDEMPOTENCY_TABLE, Api, add_versions, bin_items, make_account
+
+JSON = {"Content-Type": "application/json"}
+
+
+def etag(api: Api, bin_id: str) -> str:
+    return api("GET", f"/b/{bin_id}").headers["etag"]
+
+
+def test_every_bin_response_carries_the_current_etag(api: Api) -> None:
+    created = api.create({"a": 1})
+    bin_id = created.body["metadata"]["id"]
+    tags = [created.headers["etag"]]
+    assert api("GET", f"/b/{bin_id}").headers["etag"] == tags[-1]
+    assert api("GET", f"/b/{bin_id}/versions/count").headers["etag"] == tags[-1]
+    tags.append(api.update(bin_id, {"a": 2}).headers["etag"])
+    tags.append(api.update(bin_id, {"a": 3}, versioning=False).headers["etag"])
+    assert api("GET", f"/b/{bin_id}/latest").headers["etag"] == tags[-1]
+    tags.append(api("DELETE", f"/b/{bin_id}/versions").headers["etag"])
+    assert api("GET", f"/b/{bin_id}").headers["etag"] == tags[-1]
+    # every write changed it; every tag is quoted as RFC 9110 requires
+    assert len(set(tags)) == len(tags)
+    assert all(t.startswith('"') and t.endswith('"') for t in tags)
+
+
+def test_if_match_current_tag_succeeds_and_stale_is_412(api: Api, new_bin: str, ddb: Any) -> None:
+    current = etag(api, new_bin)
+    ok = api.update(new_bin, {"v": 1}, If_Match=current)
+    assert ok.status == 200
+    before = bin_items(ddb)
+    stale = api.update(new_bin, {"v": 2}, If_Match=current)
+    assert (stale.status, stale.body) == (412, {"message": "Precondition Failed"})
+    assert api("DELETE", f"/b/{new_bin}/versions", headers={"If-Match": current}).status == 412
+    assert api("DELETE", f"/b/{new_bin}", headers={"If-Match": current}).status == 412
+    assert bin_items(ddb) == before
+
+
+def test_if_match_star_means_exists_and_lists_are_accepted(api: Api, new_bin: str) -> None:
+    current = etag(api, new_bin)
+    assert api.update(new_bin, {"v": 1}, If_Match="*").status == 200
+    newer = etag(api, new_bin)
+    assert api.update(new_bin, {"v": 2}, If_Match=f'"nope", {newer}').status == 200
+    assert api.update(new_bin, {"v": 3}, If_Match=current).status == 412
+    assert api.update("0" * 24, {"v": 1}, If_Match="*").status == 404
+
+
+def test_without_if_match_behaviour_is_jsonbin_compatible(api: Api, new_bin: str) -> None:
+    assert api.update(new_bin, {"v": 1}).status == 200
+    assert api.update(new_bin, {"v": 2}).status == 200
+
+
+def test_lost_update_is_impossible_with_if_match(api: Api, new_bin: str) -> None:
+    # Given two writers that read the same state
+    seen = etag(api, new_bin)
+    barrier = threading.Barrier(8, timeout=30)
+
+    def write(n: int) -> int:
+        barrier.wait()
+        return api.update(new_bin, {"writer": n}, versioning=False, If_Match=seen).status
+
+    # When they all write with that ETag at once
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(write, range(8)))
+    # Then exactly one wins and every other gets 412
+    assert sorted(statuses) == [200] + [412] * 7
+    winner = statuses.index(200)
+    assert api("GET", f"/b/{new_bin}").body["record"] == {"writer": winner}
+
+
+def test_if_match_on_delete_versions_racing_an_update(api: Api, new_bin: str) -> None:
+    add_versions(api, new_bin, 3)
+    seen = etag(api, new_bin)
+    barrier = threading.Barrier(2, timeout=30)
+
+    def delete() -> Any:
+        barrier.wait()
+        return api("DELETE", f"/b/{new_bin}/versions", headers={"If-Match": seen, "X-Preserve-Latest": "true"})
+
+    def update() -> Any:
+        barrier.wait()
+        return api.update(new_bin, {"v": "racer"})
+
+    with ThreadPoolExecutor(2) as pool:
+        deleting, updating = pool.submit(delete), pool.submit(update)
+        deleted, updated = deleting.result(timeout=60), updating.result(timeout=60)
+    assert updated.status == 200
+    count = api("GET", f"/b/{new_bin}/versions/count").body["metadata"]["versionCount"]
+    if deleted.status == 200:
+        # the delete won: the update is version 1 of the new series
+        assert deleted.body["metadata"]["versionsDeleted"] == 3
+        assert updated.body["metadata"]["version"] == 1 and count == 1
+    else:
+        # the update won: the delete saw a stale tag and changed nothing
+        assert deleted.status == 412
+        assert updated.body["metadata"]["version"] == 4 and count == 4
+    assert api("GET", f"/b/{new_bin}/latest").body["record"] == {"v": "racer"}
+
+
+def test_idempotent_post_retried_concurrently_creates_one_bin(api: Api, ddb: Any) -> None:
+    barrier = threading.Barrier(6, timeout=30)
+
+    def post(_: int) -> Any:
+        barrier.wait()
+        return api("POST", "/b", headers={**JSON, "Idempotency-Key": "create-1"}, body='{"order": 42}')
+
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(post, range(6)))
+    assert {r.status for r in replies} == {200}
+    assert len({r.body["metadata"]["id"] for r in replies}) == 1
+    assert len({r.headers["etag"] for r in replies}) == 1
+    assert [i["sk"]["S"] for i in bin_items(ddb)] == ["BIN"]
+
+
+def test_idempotent_put_replays_and_creates_one_version(api: Api, new_bin: str) -> None:
+    first = api.update(new_bin, {"v": 1}, Idempotency_Key="put-1")
+    again = api.update(new_bin, {"v": 1}, Idempotency_Key="put-1")
+    assert first.body == again.body and first.headers["etag"] == again.headers["etag"]
+    assert api("GET", f"/b/{new_bin}/versions/count").body["metadata"]["versionCount"] == 1
+
+
+def test_same_key_different_body_is_422(api: Api, new_bin: str, ddb: Any) -> None:
+    api("POST", "/b", headers={**JSON, "Idempotency-Key": "k"}, body='{"a": 1}')
+    before = bin_items(ddb)
+    reply = api("POST", "/b", headers={**JSON, "Idempotency-Key": "k"}, body='{"a": 2}')
+    assert reply.status == 422
+    assert reply.body == {"message": "Idempotency-Key was already used with a different request body"}
+    assert api.update(new_bin, {"v": 1}, Idempotency_Key="p").status == 200
+    assert api.update(new_bin, {"v": 2}, Idempotency_Key="p").status == 422
+    assert len(bin_items(ddb)) == len(before) + 1  # only the one accepted version
+
+
+def test_keys_are_per_account(api: Api, ddb: Any) -> None:
+    other = Api(make_account().key)
+    mine = api("POST", "/b", headers={**JSON, "Idempotency-Key": "shared"}, body='{"a": 1}')
+    theirs = other("POST", "/b", headers={**JSON, "Idempotency-Key": "shared"}, body='{"a": 1}')
+    assert mine.status == theirs.status == 200
+    assert mine.body["metadata"]["id"] != theirs.body["metadata"]["id"]
+
+
+def test_expired_key_executes_again(api: Api, ddb: Any) -> None:
+    first = api("POST", "/b", headers={**JSON, "Idempotency-Key": "old"}, body='{"a": 1}')
+    # Given the record's TTL has passed (DynamoDB's TTL sweep may lag; expiry is checked on read)
+    for item in ddb.scan(TableName=IDEMPOTENCY_TABLE)["Items"]:
+        ddb.update_item(
+            TableName=IDEMPOTENCY_TABLE,
+            Key={"id": item["id"]},
+            UpdateExpression="SET expiration = :past",
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
+    second = api("POST", "/b", headers={**JSON, "Idempotency-Key": "old"}, body='{"a": 1}')
+    assert second.status == 200
+    assert second.body["metadata"]["id"] != first.body["metadata"]["id"]
+
+
+def test_failed_request_is_not_remembered(api: Api) -> None:
+    missing = "0" * 24
+    assert api.update(missing, {"v": 1}, Idempotency_Key="retry-me").status == 404
+    assert api.update(missing, {"v": 1}, Idempotency_Key="retry-me").status == 404
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "tab\there"])
+def test_malformed_idempotency_key_is_400(api: Api, key: str) -> None:
+    reply = api("POST", "/b", headers={**JSON, "Idempotency-Key": key}, body='{"a": 1}')
+    assert reply.status == 400
+    assert reply.message == "Idempotency-Key must be 1 to 255 printable ASCII characters"

@@ -1,0 +1,491 @@
+"""Transient DynamoDB faults: throttling, transaction conflicts, 5xx and lost connections.
+
+moto cannot produce any of them, so ``Faults`` takes the place of moto's botocore hook on
+the API's own client: each DynamoDB call either gets an injected fault or goes on to moto.
+Faults are injected *below* botocore's retry loop (``before-send``), exactly where the
+network would produce them, so what these tests see is what the deployed code would see:
+botocore's standard retries absorb short bursts, ``with_fresh_state`` retries transaction
+conflicts, and whatever outlasts both becomes ``503`` with ``Retry-After`` - never a 500,
+never a half-written bin, never an acknowledged write that is not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import types
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.conftest import Account, Api, add_versions, bin_items, reset_caches, table_items
+
+MAX_ATTEMPTS = 3  # DYNAMODB_MAX_ATTEMPTS for these tests: two botocore retries
+WRITE_ATTEMPTS = 3  # WRITE_ATTEMPTS: with_fresh_state's tries
+UNAVAILABLE = {"message": "Service temporarily unavailable, please retry"}
+FOREVER = 10**6
+
+
+# ---- the fault injector ---------------------------------------------------------------------
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}
+
+
+def cancelled(*reasons: str) -> dict[str, Any]:
+    """A TransactionCanceledException body with one reason per transaction item."""
+    return error_body(
+        "TransactionCanceledException",
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{', '.join(reasons)}]",
+        CancellationReasons=[{"Code": r} if r == "None" else {"Code": r, "Message": r} for r in reasons],
+    )
+
+
+THROTTLED = (400, error_body("ProvisionedThroughputExceededException", "The level of configured throughput was exceeded"))
+THROTTLING = (400, error_body("ThrottlingException", "Rate of requests exceeds the allowed throughput."))
+INTERNAL = (500, error_body("InternalServerError", "Internal server error"))
+CONFLICT = (400, cancelled("None", "TransactionConflict"))
+TXN_THROTTLED = (400, cancelled("None", "ThrottlingError"))
+TXN_CONFLICT_SINGLE = (400, error_body("TransactionConflictException", "Transaction is ongoing for the item"))
+
+
+def connection_error(kind: str) -> Exception:
+    from botocore import exceptions
+
+    url = "https://dynamodb.us-east-1.amazonaws.com/"
+    if kind == "endpoint":
+        return exceptions.EndpointConnectionError(endpoint_url=url)
+    if kind == "closed":
+        return exceptions.ConnectionClosedError(endpoint_url=url)
+    return exceptions.ReadTimeoutError(endpoint_url=url)
+
+
+@dataclass
+class Fault:
+    operation: str
+    times: int
+    response: tuple[int, dict[str, Any]] | None = None  # an error answer instead of moto's
+    raises: str | None = None  # a connection error instead of an answer
+    after_applying: bool = False  # moto applies the request, then the answer is lost
+    when: Callable[[dict[str, Any]], bool] = lambda params: True
+    injected: int = 0
+
+
+@dataclass
+class Faults:
+    """Stands in for moto's ``before-send`` hook on one client."""
+
+    client: Any
+    planned: list[Fault] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def inject(self, operation: str, times: int = FOREVER, **kwargs: Any) -> Fault:
+        fault = Fault(operation, times, **kwargs)
+        self.planned.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.planned.clear()
+
+    def __call__(self, request: Any, event_name: str, **kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from moto.core.models import botocore_stubber
+
+        operation = event_name.rsplit(".", 1)[-1]
+        self.calls[operation] += 1
+        params = json.loads(request.body or b"{}")
+        fault = next(
+            (f for f in self.planned if f.operation == operation and f.injected < f.times and f.when(params)),
+            None,
+        )
+        if fault is None:
+            return botocore_stubber(event_name=event_name, request=request, **kwargs)
+        fault.injected += 1
+        if fault.after_applying:
+            botocore_stubber(event_name=event_name, request=request, **kwargs)
+        if fault.raises:
+            raise connection_error(fault.raises)
+        assert fault.response is not None
+        status, body = fault.response
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
+        return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body)))
+
+
+def on_table_item(prefix: str) -> Callable[[dict[str, Any]], bool]:
+    """Matches single-item calls whose key's pk starts with ``prefix`` (BIN#, ACCOUNT#, KEY#)."""
+
+    def matches(params: dict[str, Any]) -> bool:
+        key = params.get("Key") or params.get("Item") or {}
+        return str(key.get("pk", {}).get("S", "")).startswith(prefix)
+
+    return matches
+
+
+def on_version(params: dict[str, Any]) -> bool:
+    return "#" in str(params.get("Key", {}).get("sk", {}).get("S", "BIN"))
+
+
+@pytest.fixture(scope="module")
+def boto_session() -> Iterator[Any]:
+    """One boto3 session for the module: conftest drops the cached client before every test,
+    and a client from a fresh session reloads the service model (~0.5 s per test)."""
+    import boto3
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        session = boto3.session.Session()
+        patch.setattr(boto3.session, "Session", lambda: session)
+        yield session
+
+
+@pytest.fixture
+def ddb(boto_session: Any, ddb: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """conftest's moto tables, with a client whose retry budget is small (fast tests).
+
+    The key cache is off so that every request looks its key up (a call faults can hit)."""
+    from binvault.dal.client import dynamodb
+
+    monkeypatch.setenv("DYNAMODB_MAX_ATTEMPTS", str(MAX_ATTEMPTS))
+    monkeypatch.setenv("WRITE_ATTEMPTS", str(WRITE_ATTEMPTS))
+    monkeypatch.setenv("KEY_CACHE_SECONDS", "0")
+    reset_caches()
+    return dynamodb()
+
+
+@dataclass
+class Sleeps:
+    botocore: list[float] = field(default_factory=list)  # backoffs botocore asked for
+    conflicts: list[float] = field(default_factory=list)  # with_fresh_state's jittered backoffs
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+    """Records every backoff instead of sleeping it."""
+    from botocore.retries import standard
+
+    from binvault.logic import bins
+
+    recorded = Sleeps()
+    original = standard.ExponentialBackoff.delay_amount
+
+    def delay_amount(self: Any, context: Any) -> float:
+        recorded.botocore.append(original(self, context))
+        return 0.0
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", delay_amount)
+    shim = types.SimpleNamespace(**{n: getattr(time, n) for n in dir(time) if not n.startswith("_")})
+    shim.sleep = recorded.conflicts.append
+    monkeypatch.setattr(bins, "time", shim)
+    return recorded
+
+
+@pytest.fixture
+def faults(ddb: Any, sleeps: Sleeps, account: Account) -> Iterator[Faults]:
+    from moto.core.models import botocore_stubber
+
+    injector = Faults(ddb)
+    ddb.meta.events.unregister("before-send", botocore_stubber)
+    ddb.meta.events.register("before-send.dynamodb", injector)
+    yield injector
+    ddb.meta.events.unregister("before-send.dynamodb", injector)
+    ddb.meta.events.register("before-send", botocore_stubber)
+
+
+def remaining(ddb: Any, account: Account) -> int:
+    item = ddb.get_item(TableName="binvault-test", Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
+    return int(item["Item"]["requestsRemaining"]["N"])
+
+
+def versioned_bin(api: Api, versions: int = 2) -> str:
+    bin_id = str(api.create({"v": 0}).body["metadata"]["id"])
+    add_versions(api, bin_id, versions)
+    return bin_id
+
+
+# ---- the injector itself --------------------------------------------------------------------
+
+
+def test_injector_replaces_moto_only_on_the_patched_client(faults: Faults, api: Api, new_bin: str) -> None:
+    import boto3
+
+    faults.inject("GetItem", response=THROTTLED)
+    other = boto3.client("dynamodb")
+    # another client still reaches moto ...
+    assert other.get_item(TableName="binvault-test", Key={"pk": {"S": "x"}, "sk": {"S": "y"}}) is not None
+    # ... while the API's client gets the fault on every attempt
+    assert api("GET", f"/b/{new_bin}").status == 503
+
+
+# ---- short bursts are absorbed by botocore's retries -----------------------------------------
+
+FAULTS = {
+    "ProvisionedThroughputExceeded": {"response": THROTTLED},
+    "ThrottlingException": {"response": THROTTLING},
+    "InternalServerError": {"response": INTERNAL},
+    "EndpointConnectionError": {"raises": "endpoint"},
+    "ConnectionClosedError": {"raises": "closed"},
+    "ReadTimeoutError-before-send": {"raises": "read"},
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request and the DynamoDB call it depends on most."""
+
+    name: str
+    operation: str
+    when: Callable[[dict[str, Any]], bool]
+    send: Callable[[Api, str], Any]
+    check: Callable[[Api, str, Any], None]  # proves the acknowledged effect is stored
+    writes: bool
+
+
+def _create(api: Api, _: str) -> Any:
+    return api("POST", "/b", body={"created": True})
+
+
+def _check_create(api: Api, _: str, reply: Any) -> None:
+    assert api("GET", f"/b/{reply.body['metadata']['id']}").body["record"] == {"created": True}
+
+
+def _put_versioned(api: Api, bin_id: str) -> Any:
+    return api.update(bin_id, {"v": "new"}, versioning=True)
+
+
+def _check_put_versioned(api: Api, bin_id: str, reply: Any) -> None:
+    assert reply.body["metadata"]["version"] == 3
+    assert api("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 3
+    assert api("GET", f"/b/{bin_id}/3").body["record"] == {"v": "new"}
+
+
+def _put_in_place(api: Api, bin_id: str) -> Any:
+    return api.update(bin_id, {"v": "replaced"}, versioning=False)
+
+
+def _check_put_in_place(api: Api, bin_id: str, reply: Any) -> None:
+    assert api("GET", f"/b/{bin_id}/latest").body["record"] == {"v": "replaced"}
+    assert api("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 2
+
+
+def _delete_versions(api: Api, bin_id: str) -> Any:
+    return api("DELETE", f"/b/{bin_id}/versions", headers={"X-Preserve-Latest": "true"})
+
+
+def _check_delete_versions(api: Api, bin_id: str, reply: Any) -> None:
+    assert reply.body["metadata"]["versionsDeleted"] == 2
+    assert api("GET", f"/b/{bin_id}").body["record"] == {"v": 2}
+    assert api("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 0
+    assert api("GET", f"/b/{bin_id}/1").status == 404
+
+
+def _delete_bin(api: Api, bin_id: str) -> Any:
+    return api("DELETE", f"/b/{bin_id}")
+
+
+def _check_delete_bin(api: Api, bin_id: str, reply: Any) -> None:
+    assert reply.body["metadata"] == {"id": bin_id, "versionsDeleted": 2}
+    assert api("GET", f"/b/{bin_id}").status == 404
+
+
+def _read(path: str, expected: Any) -> tuple[Callable[[Api, str], Any], Callable[[Api, str, Any], None]]:
+    def send(api: Api, bin_id: str) -> Any:
+        return api("GET", path.format(id=bin_id))
+
+    def check(api: Api, bin_id: str, reply: Any) -> None:
+        assert expected(reply.body)
+
+    return send, check
+
+
+ROUTES = [
+    Route("create", "PutItem", on_table_item("BIN#"), _create, _check_create, True),
+    Route("update-versioned", "TransactWriteItems", lambda p: True, _put_versioned, _check_put_versioned, True),
+    Route("delete-versions", "UpdateItem", on_table_item("BIN#"), _delete_versions, _check_delete_versions, True),
+    Route("delete-bin", "DeleteItem", on_table_item("BIN#"), _delete_bin, _check_delete_bin, True),
+    Route("quota-decrement", "UpdateItem", on_table_item("ACCOUNT#"), _put_versioned, _check_put_versioned, True),
+    Route("key-lookup", "GetItem", on_table_item("KEY#"), _delete_versions, _check_delete_versions, True),
+    Route("read-base", "GetItem", on_table_item("BIN#"), *_read("/b/{id}", lambda b: b["record"] == {"v": 0}), False),
+    Route(
+        "read-version",
+        "GetItem",
+        on_version,
+        *_read("/b/{id}/latest", lambda b: b["record"] == {"v": 2} and b["metadata"]["version"] == 2),
+        False,
+    ),
+    Route(
+        "count",
+        "GetItem",
+        on_table_item("BIN#"),
+        *_read("/b/{id}/versions/count", lambda b: b["metadata"]["versionCount"] == 2),
+        False,
+    ),
+]
+ROUTE_IDS = [r.name for r in ROUTES]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+@pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
+def test_a_burst_shorter_than_the_retries_is_absorbed(
+    route: Route, fault: str, faults: Faults, sleeps: Sleeps, api: Api
+) -> None:
+    # Given a bin with two versions, and a fault on the call the route depends on,
+    # lasting one attempt less than botocore makes
+    bin_id = versioned_bin(api)
+    injected = faults.inject(route.operation, times=MAX_ATTEMPTS - 1, when=route.when, **FAULTS[fault])
+    # When the request is made
+    reply = route.send(api, bin_id)
+    # Then it succeeds, after botocore retried with backoff
+    assert reply.status == 200, reply.raw
+    assert injected.injected == MAX_ATTEMPTS - 1
+    assert len(sleeps.botocore) >= MAX_ATTEMPTS - 1
+    # And its effect is really stored
+    faults.clear()
+    route.check(api, bin_id, reply)
+
+
+@pytest.mark.parametrize("fault", ["ProvisionedThroughputExceeded", "InternalServerError", "ReadTimeoutError-before-send"])
+@pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
+def test_a_fault_outlasting_the_retries_is_503_and_changes_nothing(
+    route: Route, fault: str, faults: Faults, api: Api, account: Account, ddb: Any
+) -> None:
+    # Given a bin with two versions
+    bin_id = versioned_bin(api)
+    before = bin_items(ddb)
+    quota = remaining(ddb, account)
+    injected = faults.inject(route.operation, when=route.when, **FAULTS[fault])
+    # When the call the route depends on fails on every attempt
+    reply = route.send(api, bin_id)
+    # Then the answer is the contract's 503 with Retry-After, never a 500
+    assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
+    assert reply.headers.get("retry-after") == "1"
+    assert injected.injected >= MAX_ATTEMPTS
+    # And no bin item changed: nothing is half written
+    faults.clear()
+    assert bin_items(ddb) == before
+    # And at most the one request that passed authentication was charged
+    assert remaining(ddb, account) in (quota, quota - 1)
+
+
+# ---- transaction conflicts are retried from fresh state ----------------------------------
+
+
+def test_transaction_conflicts_are_retried_with_jittered_backoff(
+    faults: Faults, sleeps: Sleeps, api: Api, ddb: Any
+) -> None:
+    # Given a bin with two versions and two conflicting transactions in the way
+    bin_id = versioned_bin(api)
+    injected = faults.inject("TransactWriteItems", times=WRITE_ATTEMPTS - 1, response=CONFLICT)
+    # When a versioned update is made
+    reply = api.update(bin_id, {"v": "after conflicts"})
+    # Then it succeeds once, as version 3, after a jittered backoff per conflict
+    assert reply.status == 200, reply.raw
+    assert reply.body["metadata"]["version"] == 3
+    assert injected.injected == WRITE_ATTEMPTS - 1
+    assert len(sleeps.conflicts) == WRITE_ATTEMPTS - 1
+    for number, delay in enumerate(sleeps.conflicts):
+        assert 0 <= delay <= min(1.0, 0.02 * 2**number)
+    # botocore does not retry a cancelled transaction itself: with_fresh_state does
+    assert sleeps.botocore == []
+    faults.clear()
+    assert api("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 3
+    assert api("GET", f"/b/{bin_id}/3").body["record"] == {"v": "after conflicts"}
+    assert len([i for i in bin_items(ddb) if i["sk"]["S"].startswith("V#")]) == 3
+
+
+def test_single_item_transaction_conflict_is_retried(faults: Faults, sleeps: Sleeps, api: Api) -> None:
+    # A plain UpdateItem on an item a transaction holds fails with TransactionConflictException
+    bin_id = versioned_bin(api)
+    faults.inject("UpdateItem", times=1, when=on_table_item("BIN#"), response=TXN_CONFLICT_SINGLE)
+    reply = api("DELETE", f"/b/{bin_id}/versions")
+    assert reply.status == 200, reply.raw
+    assert reply.body["metadata"]["versionsDeleted"] == 2
+    assert len(sleeps.conflicts) == 1
+
+
+def test_conflicts_outlasting_the_write_attempts_are_503_and_write_nothing(
+    faults: Faults, api: Api, account: Account, ddb: Any
+) -> None:
+    bin_id = versioned_bin(api)
+    before = bin_items(ddb)
+    quota = remaining(ddb, account)
+    injected = faults.inject("TransactWriteItems", response=CONFLICT)
+    reply = api.update(bin_id, {"v": "never stored"})
+    assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
+    assert reply.headers.get("retry-after") == "1"
+    assert injected.injected == WRITE_ATTEMPTS
+    faults.clear()
+    assert bin_items(ddb) == before
+    assert remaining(ddb, account) == quota - 1  # it passed authentication
+
+
+def test_throttled_transaction_is_never_a_500(faults: Faults, api: Api, ddb: Any) -> None:
+    # DynamoDB reports a throttled transaction item as a cancellation reason, not a code
+    bin_id = versioned_bin(api)
+    before = bin_items(ddb)
+    faults.inject("TransactWriteItems", response=TXN_THROTTLED)
+    reply = api.update(bin_id, {"v": "throttled"})
+    assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
+    assert reply.headers.get("retry-after") == "1"
+    faults.clear()
+    assert bin_items(ddb) == before
+
+
+def test_throttled_transaction_is_retried(faults: Faults, api: Api) -> None:
+    # One throttled transaction is a burst like any other: retried, not a 503
+    bin_id = versioned_bin(api)
+    faults.inject("TransactWriteItems", times=1, response=TXN_THROTTLED)
+    reply = api.update(bin_id, {"v": "after throttling"})
+    assert reply.status == 200, reply.raw
+    faults.clear()
+    assert api("GET", f"/b/{bin_id}/3").body["record"] == {"v": "after throttling"}
+
+
+# ---- a response lost after DynamoDB applied the write --------------------------------------
+
+
+def test_lost_response_to_a_cut_over_still_reports_what_was_deleted(faults: Faults, api: Api) -> None:
+    # Given a bin with two versions
+    bin_id = versioned_bin(api)
+    # When the cut-over is applied but its response is lost (read timeout), so botocore retries it
+    faults.inject("UpdateItem", times=1, when=on_table_item("BIN#"), raises="read", after_applying=True)
+    reply = api("DELETE", f"/b/{bin_id}/versions", headers={"X-Preserve-Latest": "true"})
+    # Then the caller still learns the truth: two versions existed at the cut-over
+    assert reply.status == 200, reply.raw
+    assert reply.body["metadata"]["versionsDeleted"] == 2
+    faults.clear()
+    assert api("GET", f"/b/{bin_id}").body["record"] == {"v": 2}
+
+
+def test_lost_response_to_a_bin_delete_is_still_a_200(faults: Faults, api: Api) -> None:
+    bin_id = versioned_bin(api)
+    faults.inject("DeleteItem", times=1, when=on_table_item("BIN#"), raises="read", after_applying=True)
+    reply = api("DELETE", f"/b/{bin_id}")
+    assert reply.status == 200, reply.raw
+    faults.clear()
+    assert api("GET", f"/b/{bin_id}").status == 404
+
+
+# ---- faults in the purge worker ---------------------------------------------------------------
+
+
+def test_purge_under_throttling_loses_nothing_and_finishes_later(
+    faults: Faults, api: Api, ddb: Any, purge: Any
+) -> None:
+    bin_id = versioned_bin(api, versions=30)
+    assert api("DELETE", f"/b/{bin_id}/versions").status == 200
+    # While BatchWriteItem is throttled on every attempt, the purge reports the record as failed
+    faults.inject("BatchWriteItem", response=THROTTLED)
+    purge.poll_once()
+    assert purge.dead_letters == []
+    assert len([i for i in bin_items(ddb) if i["sk"]["S"].startswith("V#")]) == 30
+    # Once the throttling is over, the retried record removes every orphaned version
+    faults.clear()
+    purge.drain()
+    assert [i["sk"]["S"] for i in bin_items(ddb)] == ["BIN"]
+    assert api("GET", f"/b/{bin_id}").body["record"] == {"v": 0}
+    assert table_items(ddb)  # the table itself is intact
