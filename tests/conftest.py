@@ -212,3 +212,35 @@ def table_items(client: Any, table: str = TABLE) -> list[dict[str, Any]]:
 def bin_items(client: Any) -> list[dict[str, Any]]:
     """Every bin item (base and versions), i.e. the table less accounts' quota counters."""
     return [i for i in table_items(client) if i["pk"]["S"].startswith("BIN#")]
+
+
+def seed_versions(bin_id: str, count: int) -> None:
+    """Give a bin ``count`` versions quickly (batch writes instead of ``count`` API calls),
+    in exactly the layout the API writes (dal.keys, dal.records)."""
+    from binvault.dal import keys, records
+    from binvault.dal.bins import get_bin
+    from binvault.dal.client import dynamodb
+
+    base = get_bin(bin_id)
+    assert base is not None and base.version_count == 0
+    client = dynamodb()
+    items = [
+        {
+            **keys.version_key(bin_id, base.generation, n),
+            "type": {"S": "version"},
+            "generation": {"N": str(base.generation)},
+            "version": {"N": str(n)},
+            "createdAt": {"S": "2026-01-01T00:00:00.000Z"},
+            "record": records.encode({"v": n}),
+        }
+        for n in range(1, count + 1)
+    ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        client.batch_write_item(RequestItems={TABLE: batch})
+    client.update_item(
+        TableName=TABLE,
+        Key=keys.bin_key(bin_id),
+        UpdateExpression="SET versionCount = :n, rev = rev + :one",
+        ExpressionAttributeValues={":n": {"N": str(count)}, ":one": {"N": "1"}},
+    )

@@ -4,8 +4,11 @@ and setting aside ("dead-lettering") what still fails after the retries."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from binvault.handlers import purge
@@ -24,12 +27,13 @@ class StreamPoller:
         self._tables = boto3.client("dynamodb", endpoint_url=endpoint_url)
         self._streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url)
         self._iterators: dict[str, str | None] = {}
+        self._arn = ""
         self._retries: list[tuple[dict[str, Any], int]] = []
         self.dead_letters: list[dict[str, Any]] = []
         self.delivered = 0
 
     def _refresh_shards(self) -> None:
-        arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        arn = self._arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
         shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
         for shard in shards:
             shard_id = shard["ShardId"]
@@ -38,6 +42,21 @@ class StreamPoller:
                     StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
 
+    def _as_lambda_record(self, record: dict[str, Any], arn: str) -> dict[str, Any]:
+        """The record as Lambda delivers it: JSON, epoch-second timestamps, base64 binaries."""
+
+        def encode(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.timestamp()
+            if isinstance(value, bytes):
+                return base64.b64encode(value).decode("ascii")
+            raise TypeError(type(value).__name__)
+
+        lambda_record: dict[str, Any] = json.loads(json.dumps(record, default=encode))
+        lambda_record.setdefault("eventSource", "aws:dynamodb")
+        lambda_record["eventSourceARN"] = arn
+        return lambda_record
+
     def _read(self) -> list[dict[str, Any]]:
         self._refresh_shards()
         records: list[dict[str, Any]] = []
@@ -45,7 +64,7 @@ class StreamPoller:
             if iterator is None:
                 continue
             page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-            records.extend(page.get("Records", []))
+            records.extend(self._as_lambda_record(r, self._arn) for r in page.get("Records", []))
             self._iterators[shard_id] = page.get("NextShardIterator")
         return records
 

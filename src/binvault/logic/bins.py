@@ -111,10 +111,11 @@ def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[
         _check_if_match(base, if_match)
         try:
             return attempt(base)
-        except StaleWrite:
-            pass
-        except WriteConflict:
-            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**number)))
+        except (StaleWrite, WriteConflict):
+            # Lost a race: retry at once the first time, then back off with full jitter so
+            # that many writers on one bin spread out instead of colliding again.
+            if number:
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**number)))
         base = bins.get_bin(first.id)
     raise ServiceUnavailable()
 
