@@ -1,0 +1,105 @@
+"""The whole local stack (`make run`) in a subprocess, reached over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Http:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class LocalService:
+    url: str
+    dynamodb_url: str
+    key: str
+    output: list[str]
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, key: bool = True
+    ) -> Http:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        all_headers = {"Content-Type": "application/json"} if body is not None else {}
+        if key:
+            all_headers["X-Master-Key"] = self.key
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw, status, got = response.read(), response.status, dict(response.headers)
+        except urllib.error.HTTPError as error:
+            raw, status, got = error.read(), error.code, dict(error.headers)
+        return Http(status, {k.lower(): v for k, v in got.items()}, json.loads(raw) if raw else None)
+
+    def table(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.dynamodb_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[LocalService]:
+    port, dynamodb_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "DYNAMODB_PORT": str(dynamodb_port), "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "binvault.local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    key = None
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline and key is None:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.strip().startswith("demo key"):
+            key = line.split()[-1]
+    if key is None:
+        process.kill()
+        pytest.fail("local stack did not start:\n" + "".join(output))
+    try:
+        yield LocalService(f"http://127.0.0.1:{port}/v3", f"http://127.0.0.1:{dynamodb_port}", key, output)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
