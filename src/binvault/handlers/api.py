@@ -13,7 +13,7 @@ import warnings
 import re
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +28,7 @@ from binvault.exceptions import (
     QuotaExhausted,
     RouteNotFound,
 )
+from binvault.handlers.tracing import make_tracer
 from binvault.logic import bins, idempotency, inputs, versions
 from binvault.models.settings import get_settings
 
@@ -38,7 +39,7 @@ CONFLICTING = "\x00conflicting values\x00"
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 logger = Logger(service="binvault")
-tracer = Tracer(service="binvault")
+tracer = make_tracer("binvault")
 metrics = Metrics(namespace="binvault", service="binvault")
 app = APIGatewayRestResolver(
     cors=CORSConfig(

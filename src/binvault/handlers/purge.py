@@ -12,7 +12,7 @@ import time
 import warnings
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -24,11 +24,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from binvault.dal import keys
 from binvault.dal.purge import purge_versions
+from binvault.handlers.tracing import make_tracer
 
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 logger = Logger(service="binvault-purge")
-tracer = Tracer(service="binvault-purge")
+tracer = make_tracer("binvault-purge")
 metrics = Metrics(namespace="binvault", service="binvault-purge")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
