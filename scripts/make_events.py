@@ -22,7 +22,12 @@ AUTH = ("X-Master-Key", KEY)
 
 REST = {
     "create-bin": ("POST", "/b", [JSON, AUTH, ("X-Bin-Name", "sample")], '{"greeting": "hello"}'),
-    "update-bin-versioned": ("PUT", f"/b/{BIN}", [JSON, AUTH, ("X-Bin-Versioning", "true")], '{"greeting": "v1"}'),
+    "update-bin-versioned": (
+        "PUT",
+        f"/b/{BIN}",
+        [JSON, AUTH, ("X-Bin-Versioning", "true")],
+        '{"greeting": "v1"}',
+    ),
     "update-bin-in-place": ("PUT", f"/b/{BIN}", [JSON, AUTH], '{"greeting": "in place"}'),
     "read-bin": ("GET", f"/b/{BIN}", [AUTH], None),
     "read-bin-no-meta": ("GET", f"/b/{BIN}", [AUTH, ("X-Bin-Meta", "false")], None),
@@ -37,7 +42,12 @@ REST = {
     "error-invalid-bin-id": ("GET", "/b/not-a-bin-id", [AUTH], None),
     "error-missing-key": ("DELETE", f"/b/{BIN}/versions", [], None),
     "error-invalid-key": ("DELETE", f"/b/{BIN}/versions", [("X-Master-Key", "wrong")], None),
-    "error-bad-preserve-latest": ("DELETE", f"/b/{BIN}/versions", [AUTH, ("X-Preserve-Latest", "maybe")], None),
+    "error-bad-preserve-latest": (
+        "DELETE",
+        f"/b/{BIN}/versions",
+        [AUTH, ("X-Preserve-Latest", "maybe")],
+        None,
+    ),
     "error-bin-not-found": ("GET", "/b/0123456789abcdef01234567", [AUTH], None),
     "error-version-not-found": ("GET", f"/b/{BIN}/999", [AUTH], None),
     "error-invalid-version": ("GET", f"/b/{BIN}/one", [AUTH], None),

@@ -110,7 +110,7 @@ class Api:
         headers: dict[str, str] | list[tuple[str, str]] | None = None,
         body: Any = None,
         query: dict[str, str] | None = None,
-        key: str | None | bool = True,
+        key: str | bool | None = True,
     ) -> Reply:
         from binvault.handlers.api import lambda_handler
         from binvault.local.events import LocalContext, rest_event

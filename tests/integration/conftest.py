@@ -41,7 +41,12 @@ class LocalService:
     output: list[str]
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, key: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        key: bool = True,
     ) -> Http:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         all_headers = {"Content-Type": "application/json"} if body is not None else {}

@@ -30,7 +30,9 @@ def test_jsonbin_client_walkthrough(service: LocalService) -> None:
     }
     assert service.request("GET", f"/b/{bin_id}").body["record"] == {"greeting": "third"}
     assert service.request("GET", f"/b/{bin_id}/1").status == 404
-    assert service.request("GET", f"/b/{bin_id}", headers={"X-Bin-Meta": "false"}).body == {"greeting": "third"}
+    assert service.request("GET", f"/b/{bin_id}", headers={"X-Bin-Meta": "false"}).body == {
+        "greeting": "third"
+    }
     # and delete the bin
     assert service.request("DELETE", f"/b/{bin_id}").body["message"] == "Bin deleted successfully"
     assert service.request("GET", f"/b/{bin_id}").status == 404
@@ -78,14 +80,39 @@ def test_admin_cli_against_the_local_table(service: LocalService) -> None:
 
     from tests.integration.conftest import ROOT
 
-    base = [sys.executable, "-m", "binvault.admin", "--table", "binvault-local", "--endpoint-url", service.dynamodb_url]
-    env = {"PYTHONPATH": str(ROOT / "src"), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
-    created = json.loads(subprocess.run([*base, "create-account", "--requests", "2"], env=env, capture_output=True, text=True, check=True).stdout)
+    base = [
+        sys.executable,
+        "-m",
+        "binvault.admin",
+        "--table",
+        "binvault-local",
+        "--endpoint-url",
+        service.dynamodb_url,
+    ]
+    env = {
+        "PYTHONPATH": str(ROOT / "src"),
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    created = json.loads(
+        subprocess.run(
+            [*base, "create-account", "--requests", "2"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
     user = LocalService(service.url, service.dynamodb_url, created["masterKey"], [])
     assert user.request("POST", "/b", {"a": 1}).status == 200
-    shown = subprocess.run([*base, "show-account", created["accountId"]], env=env, capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(
+        [*base, "show-account", created["accountId"]], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(shown)["requestsRemaining"] == 1
     assert created["masterKey"] not in shown
-    rotated = json.loads(subprocess.run([*base, "rotate-key", created["accountId"]], env=env, capture_output=True, text=True, check=True).stdout)
+    rotated = json.loads(
+        subprocess.run(
+            [*base, "rotate-key", created["accountId"]], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
     assert user.request("POST", "/b", {"a": 1}).status == 401
-    assert LocalService(service.url, "", rotated["masterKey"], []).request("POST", "/b", {"a": 1}).status == 200
+    assert (
+        LocalService(service.url, "", rotated["masterKey"], []).request("POST", "/b", {"a": 1}).status == 200
+    )

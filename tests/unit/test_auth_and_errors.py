@@ -24,7 +24,9 @@ def _body_for(method: str) -> dict[str, str] | None:
     return {"x": "y"} if method in ("PUT", "POST") else None
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("GET", "/"), ("POST", "/b/x/y/z"), ("GET", "/c/1")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/nope"), ("GET", "/"), ("POST", "/b/x/y/z"), ("GET", "/c/1")]
+)
 def test_unknown_route_is_404(api: Api, method: str, path: str) -> None:
     reply = api(method, path)
     assert (reply.status, reply.body) == (404, {"message": "Route not found"})
@@ -32,14 +34,22 @@ def test_unknown_route_is_404(api: Api, method: str, path: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("PATCH", "/b/{id}"), ("POST", "/b/{id}"), ("GET", "/b"), ("PUT", "/b/{id}/versions"), ("DELETE", "/b/{id}/3")],
+    [
+        ("PATCH", "/b/{id}"),
+        ("POST", "/b/{id}"),
+        ("GET", "/b"),
+        ("PUT", "/b/{id}/versions"),
+        ("DELETE", "/b/{id}/3"),
+    ],
 )
 def test_known_route_other_method_is_405(api: Api, method: str, path: str) -> None:
     reply = api(method, path.format(id=VALID_ID))
     assert (reply.status, reply.body) == (405, {"message": "Method not allowed"})
 
 
-@pytest.mark.parametrize("bad_id", ["123", "0123456789ABCDEF01234567", "0123456789abcdef0123456z", "%2e%2e", "é" * 24])
+@pytest.mark.parametrize(
+    "bad_id", ["123", "0123456789ABCDEF01234567", "0123456789abcdef0123456z", "%2e%2e", "é" * 24]
+)
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_malformed_bin_id_is_400_before_auth(api: Api, method: str, path: str, bad_id: str) -> None:
     reply = api(method, path.format(id=bad_id), body=_body_for(method), key=None)
@@ -67,14 +77,20 @@ def test_other_accounts_bin_is_404_and_unchanged(
     add_versions(api, new_bin, 2)
     before = bin_items(ddb)
     reply = Api(other_account.key)(method, path.format(id=new_bin), body=_body_for(method))
-    assert (reply.status, reply.body) == (404, {"message": "Bin not found or it doesn't belong to your account"})
+    assert (reply.status, reply.body) == (
+        404,
+        {"message": "Bin not found or it doesn't belong to your account"},
+    )
     assert bin_items(ddb) == before
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_missing_bin_is_the_same_404(api: Api, method: str, path: str) -> None:
     reply = api(method, path.format(id=VALID_ID), body=_body_for(method))
-    assert (reply.status, reply.body) == (404, {"message": "Bin not found or it doesn't belong to your account"})
+    assert (reply.status, reply.body) == (
+        404,
+        {"message": "Bin not found or it doesn't belong to your account"},
+    )
 
 
 def test_quota_is_consumed_once_per_request_and_exhaustion_is_403(ddb: object) -> None:
@@ -87,7 +103,9 @@ def test_quota_is_consumed_once_per_request_and_exhaustion_is_403(ddb: object) -
     assert api("GET", f"/b/{'0' * 24}").status == 404  # 3: a 404 still counts
     refused = api("GET", f"/b/{bin_id}")
     assert refused.status == 403
-    assert refused.body == {"message": "Requests exhausted. Buy additional requests at https://binvault.example/pricing"}
+    assert refused.body == {
+        "message": "Requests exhausted. Buy additional requests at https://binvault.example/pricing"
+    }
     # a refused request consumes nothing
     assert admin.show_account(account.id)["requestsRemaining"] == 0
     admin.set_quota(account.id, 1)
@@ -134,7 +152,11 @@ def test_keyless_read_of_private_or_missing_bin_is_401(api: Api, new_bin: str) -
 
 
 def test_master_key_never_logged_or_echoed(
-    api: Api, account: Account, new_bin: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    api: Api,
+    account: Account,
+    new_bin: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     replies = [

@@ -84,7 +84,9 @@ def test_if_match_on_delete_versions_racing_an_update(api: Api, new_bin: str) ->
 
     def delete() -> Any:
         barrier.wait()
-        return api("DELETE", f"/b/{new_bin}/versions", headers={"If-Match": seen, "X-Preserve-Latest": "true"})
+        return api(
+            "DELETE", f"/b/{new_bin}/versions", headers={"If-Match": seen, "X-Preserve-Latest": "true"}
+        )
 
     def update() -> Any:
         barrier.wait()

@@ -34,11 +34,21 @@ def test_create_accepts_arrays_and_public_flag(api: Api) -> None:
         ({"Content-Type": "application/json"}, "{}", "Bin cannot be blank"),
         ({"Content-Type": "application/json"}, "", "Bin cannot be blank"),
         ({"Content-Type": "application/json"}, "{not json", "Invalid JSON body"),
-        ({"Content-Type": "application/json", "X-Bin-Private": "maybe"}, '{"a": 1}', "X-Bin-Private must be true or false"),
-        ({"Content-Type": "application/json", "X-Bin-Name": "x" * 129}, '{"a": 1}', "X-Bin-Name must be 1 to 128 printable characters"),
+        (
+            {"Content-Type": "application/json", "X-Bin-Private": "maybe"},
+            '{"a": 1}',
+            "X-Bin-Private must be true or false",
+        ),
+        (
+            {"Content-Type": "application/json", "X-Bin-Name": "x" * 129},
+            '{"a": 1}',
+            "X-Bin-Name must be 1 to 128 printable characters",
+        ),
     ],
 )
-def test_create_rejects_bad_input(api: Api, headers: dict[str, str], body: str, message: str, ddb: object) -> None:
+def test_create_rejects_bad_input(
+    api: Api, headers: dict[str, str], body: str, message: str, ddb: object
+) -> None:
     reply = api("POST", "/b", headers=headers, body=body)
     assert (reply.status, reply.body) == (400, {"message": message})
     assert bin_items(ddb) == []
@@ -64,7 +74,10 @@ def test_default_limit_is_100_kb_and_large_records_round_trip(api: Api) -> None:
 
 def test_versioned_update_appends_and_unversioned_replaces_latest(api: Api, new_bin: str) -> None:
     first = api.update(new_bin, {"v": 1})
-    assert first.body == {"record": {"v": 1}, "metadata": {"parentId": new_bin, "private": True, "version": 1}}
+    assert first.body == {
+        "record": {"v": 1},
+        "metadata": {"parentId": new_bin, "private": True, "version": 1},
+    }
     in_place = api.update(new_bin, {"v": "1b"}, versioning=False)
     assert in_place.body == {"record": {"v": "1b"}, "metadata": {"parentId": new_bin, "private": True}}
     assert api("GET", f"/b/{new_bin}/1").body["record"] == {"v": "1b"}
@@ -98,7 +111,9 @@ def test_non_integer_version_is_400(api: Api, new_bin: str, version: str) -> Non
 
 
 @pytest.mark.parametrize(("header", "query"), [({"X-Bin-Meta": "false"}, None), ({}, {"meta": "false"})])
-def test_meta_false_returns_the_bare_record(api: Api, new_bin: str, header: dict[str, str], query: dict[str, str] | None) -> None:
+def test_meta_false_returns_the_bare_record(
+    api: Api, new_bin: str, header: dict[str, str], query: dict[str, str] | None
+) -> None:
     add_versions(api, new_bin, 1)
     assert api("GET", f"/b/{new_bin}", headers=header, query=query).body == {"v": 0}
     assert api("GET", f"/b/{new_bin}/latest", headers=header, query=query).body == {"v": 1}
@@ -113,7 +128,10 @@ def test_count_shape(api: Api, new_bin: str) -> None:
 def test_delete_bin_removes_it_and_its_versions(api: Api, new_bin: str, ddb: object, purge: object) -> None:
     add_versions(api, new_bin, 30)
     reply = api("DELETE", f"/b/{new_bin}")
-    assert reply.body == {"metadata": {"id": new_bin, "versionsDeleted": 30}, "message": "Bin deleted successfully"}
+    assert reply.body == {
+        "metadata": {"id": new_bin, "versionsDeleted": 30},
+        "message": "Bin deleted successfully",
+    }
     assert api("GET", f"/b/{new_bin}").status == 404
     assert api("GET", f"/b/{new_bin}/3").status == 404
     assert api("DELETE", f"/b/{new_bin}").status == 404
@@ -122,6 +140,11 @@ def test_delete_bin_removes_it_and_its_versions(api: Api, new_bin: str, ddb: obj
 
 
 def test_cors_preflight(api: Api, new_bin: str) -> None:
-    reply = api("OPTIONS", f"/b/{new_bin}", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "PUT"}, key=None)
+    reply = api(
+        "OPTIONS",
+        f"/b/{new_bin}",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "PUT"},
+        key=None,
+    )
     assert reply.status == 204
     assert "X-Master-Key" in reply.headers["access-control-allow-headers"]

@@ -132,7 +132,11 @@ def test_crash_after_any_call_leaves_old_or_new_state(
     base = api("GET", f"/b/{new_bin}").body["record"]
     if count == 30:
         assert base == old_base
-        assert [api("GET", f"/b/{new_bin}/{n}").body["record"] for n in (1, 15, 30)] == [{"v": 1}, {"v": 15}, {"v": 30}]
+        assert [api("GET", f"/b/{new_bin}/{n}").body["record"] for n in (1, 15, 30)] == [
+            {"v": 1},
+            {"v": 15},
+            {"v": 30},
+        ]
     else:
         assert count == 0
         assert base == ({"v": 30} if preserve else old_base)

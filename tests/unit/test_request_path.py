@@ -20,7 +20,9 @@ def _warm(api: Api, bin_id: str) -> None:
 
 
 @pytest.mark.parametrize("count", SIZES)
-def test_delete_versions_calls_are_constant(api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int) -> None:
+def test_delete_versions_calls_are_constant(
+    api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int
+) -> None:
     seed_versions(new_bin, count) if count else None
     _warm(api, new_bin)
     dynamodb_calls.reset()
@@ -48,7 +50,9 @@ def test_delete_versions_preserving_calls_are_constant(
 
 
 @pytest.mark.parametrize("count", SIZES)
-def test_delete_bin_calls_are_constant(api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int) -> None:
+def test_delete_bin_calls_are_constant(
+    api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int
+) -> None:
     seed_versions(new_bin, count) if count else None
     _warm(api, new_bin)
     dynamodb_calls.reset()
@@ -72,13 +76,26 @@ def test_cold_key_cache_adds_one_lookup(api: Api, new_bin: str, dynamodb_calls: 
         ("GET", "/b/{id}/latest", None, {}, {"UpdateItem": 1, "GetItem": 2}),
         ("GET", "/b/{id}/1", None, {}, {"UpdateItem": 1, "GetItem": 2}),
         ("GET", "/b/{id}/versions/count", None, {}, {"UpdateItem": 1, "GetItem": 1}),
-        ("PUT", "/b/{id}", {"a": 1}, {"X-Bin-Versioning": "true"}, {"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1}),
+        (
+            "PUT",
+            "/b/{id}",
+            {"a": 1},
+            {"X-Bin-Versioning": "true"},
+            {"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1},
+        ),
         ("PUT", "/b/{id}", {"a": 1}, {}, {"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1}),
         ("POST", "/b", {"a": 1}, {}, {"UpdateItem": 1, "PutItem": 1}),
     ],
 )
 def test_route_call_counts(
-    api: Api, new_bin: str, dynamodb_calls: CallCounter, method: str, path: str, body: object, headers: dict[str, str], expected: dict[str, int]
+    api: Api,
+    new_bin: str,
+    dynamodb_calls: CallCounter,
+    method: str,
+    path: str,
+    body: object,
+    headers: dict[str, str],
+    expected: dict[str, int],
 ) -> None:
     api.update(new_bin, {"v": 1})
     _warm(api, new_bin)

@@ -37,9 +37,9 @@ def account_id_for_key(key_hash: str) -> str | None:
 
 
 def get_account(account_id: str) -> Account:
-    item = call(
-        dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True
-    ).get("Item")
+    item = call(dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True).get(
+        "Item"
+    )
     if not item:
         raise AccountNotFound(account_id)
     return _account_from_item(item)

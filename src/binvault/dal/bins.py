@@ -41,9 +41,7 @@ def _bin_from_item(item: dict[str, Any]) -> Bin:
 
 
 def get_bin(bin_id: str) -> Bin | None:
-    item = call(
-        dynamodb().get_item, TableName=table(), Key=keys.bin_key(bin_id), ConsistentRead=True
-    ).get("Item")
+    item = call(dynamodb().get_item, TableName=table(), Key=keys.bin_key(bin_id), ConsistentRead=True).get("Item")
     return _bin_from_item(item) if item else None
 
 
@@ -105,9 +103,7 @@ def put_new_bin(bin: Bin) -> None:
     if bin.name is not None:
         item["name"] = {"S": bin.name}
     with _conditional():
-        dynamodb().put_item(
-            TableName=table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
-        )
+        dynamodb().put_item(TableName=table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
 
 
 def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str) -> dict[str, Any]:
@@ -145,9 +141,7 @@ def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict
 def append_version(base: Bin, record: StoredRecord, now: str) -> int:
     """Add version ``versionCount + 1`` and count it, in one transaction. Returns its number."""
     number = base.version_count + 1
-    update = _base_update(
-        base, "versionCount = :count", {":count": {"N": str(number)}}, "REMOVE purgeBelow"
-    )
+    update = _base_update(base, "versionCount = :count", {":count": {"N": str(number)}}, "REMOVE purgeBelow")
     _transact([{"Update": update}, _version_put(base, number, record, now)])
     return number
 
@@ -159,7 +153,9 @@ def replace_latest(base: Bin, record: StoredRecord, now: str) -> None:
         with _conditional():
             dynamodb().update_item(**update)
         return
-    update = _base_update(base, "versionCount = :count", {":count": {"N": str(base.version_count)}}, "REMOVE purgeBelow")
+    update = _base_update(
+        base, "versionCount = :count", {":count": {"N": str(base.version_count)}}, "REMOVE purgeBelow"
+    )
     _transact([{"Update": update}, _version_put(base, base.version_count, record, now)])
 
 

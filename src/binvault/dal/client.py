@@ -35,9 +35,7 @@ TRANSIENT_CODES = frozenset(
 # The per-item reasons of a TransactionCanceledException that mean the same thing. DynamoDB
 # reports a throttled transaction item this way (ThrottlingError on on-demand tables), not
 # with a top-level code, and botocore does not retry a cancelled transaction.
-TRANSIENT_CANCELLATION_REASONS = frozenset(
-    {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}
-)
+TRANSIENT_CANCELLATION_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
 
 
 @lru_cache(maxsize=1)
@@ -57,9 +55,7 @@ def dynamodb() -> BaseClient:
         tcp_keepalive=True,
         max_pool_connections=16,
     )
-    return botocore.session.get_session().create_client(
-        "dynamodb", endpoint_url=settings.endpoint_url, config=config
-    )
+    return botocore.session.get_session().create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
 
 
 def error_code(error: Exception) -> str:

@@ -1,12 +1,10 @@
 """Every key and item type of the single table, and nothing else knows them.
 
-| item        | pk                  | sk                          | attributes                                             |
-|-------------|---------------------|-----------------------------|--------------------------------------------------------|
-| account     | ``ACCOUNT#<id>``    | ``ACCOUNT``                 | keyHash, requestsRemaining, createdAt                  |
-| master key  | ``KEY#<sha256>``    | ``KEY``                     | accountId, createdAt (the key itself is never stored)  |
-| bin base    | ``BIN#<binId>``     | ``BIN``                     | owner, private, name?, record, createdAt, generation,  |
-|             |                     |                             | versionCount, rev, purgeBelow? (set only by a cut-over)|
-| bin version | ``BIN#<binId>``     | ``V#<generation>#<version>``| record, createdAt, generation, version                 |
+- account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt
+- master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
+- bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
+               generation, versionCount, rev, purgeBelow? (set only by a cut-over)
+- bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: record, createdAt, generation, version
 
 Generations and versions are zero-padded so that sort-key order is numeric order: every
 version of generations below ``g`` sorts below ``generation_floor(g)``, which is how the

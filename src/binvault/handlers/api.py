@@ -9,8 +9,8 @@ Outcome into a response. Every error is a domain exception mapped to the contrac
 from __future__ import annotations
 
 import json
-import warnings
 import re
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -116,7 +116,7 @@ def wants_meta() -> bool:
     return from_header and inputs.flag(query_flag("meta"), "meta", True)
 
 
-def respond(outcome: bins.Outcome) -> Response:
+def respond(outcome: bins.Outcome) -> Response[str]:
     headers = {"ETag": outcome.etag} if outcome.etag else {}
     return Response(200, CONTENT_TYPE, json.dumps(outcome.body, ensure_ascii=False), headers)
 
@@ -125,7 +125,7 @@ def respond(outcome: bins.Outcome) -> Response:
 
 
 @app.post("/b")
-def create_bin() -> Response:
+def create_bin() -> Response[str]:
     record = record_from_body()
     private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
     name = inputs.bin_name(header("X-Bin-Name"))
@@ -134,7 +134,7 @@ def create_bin() -> Response:
 
 
 @app.put("/b/<bin_id>")
-def update_bin(bin_id: str) -> Response:
+def update_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     record = record_from_body()
     versioning = inputs.flag(header("X-Bin-Versioning"), "X-Bin-Versioning", False)
@@ -143,14 +143,14 @@ def update_bin(bin_id: str) -> Response:
 
 
 @app.get("/b/<bin_id>")
-def read_bin(bin_id: str) -> Response:
+def read_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
     return respond(bins.read_bin(master_key(), bin_id, "base", wants_meta()))
 
 
 @app.get("/b/<bin_id>/<version>")
-def read_version(bin_id: str, version: str) -> Response:
+def read_version(bin_id: str, version: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     number = inputs.version_number(version)
     no_body()
@@ -159,14 +159,14 @@ def read_version(bin_id: str, version: str) -> Response:
 
 
 @app.get("/b/<bin_id>/versions/count")
-def count_versions(bin_id: str) -> Response:
+def count_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
     return respond(bins.count_versions(master_key(), bin_id))
 
 
 @app.delete("/b/<bin_id>/versions")
-def delete_versions(bin_id: str) -> Response:
+def delete_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     preserve = inputs.flag(header("X-Preserve-Latest"), "X-Preserve-Latest", False)
     no_body()
@@ -176,7 +176,7 @@ def delete_versions(bin_id: str) -> Response:
 
 
 @app.delete("/b/<bin_id>")
-def delete_bin(bin_id: str) -> Response:
+def delete_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
     return respond(bins.delete_bin(master_key(), bin_id, if_match()))
@@ -185,12 +185,17 @@ def delete_bin(bin_id: str) -> Response:
 # ---- errors ----------------------------------------------------------------------------
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(status, CONTENT_TYPE, json.dumps({"message": message}), headers or {})
 
 
 @app.exception_handler(BinvaultError)
-def handle_domain_error(error: BinvaultError) -> Response:
+def handle_domain_error(error: BinvaultError) -> Response[str]:
+    return domain_error_response(error)
+
+
+def domain_error_response(error: BinvaultError) -> Response[str]:
+    """The contract's JSON error; 4xx logged at info without a traceback, 5xx at warning."""
     if isinstance(error, QuotaExhausted):
         metrics.add_metric("QuotaRefusals", MetricUnit.Count, 1)
     if error.status >= 500:
@@ -201,13 +206,13 @@ def handle_domain_error(error: BinvaultError) -> Response:
 
 
 @app.exception_handler(Exception)
-def handle_unexpected(error: Exception) -> Response:
+def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
     return error_response(500, "Internal server error")
 
 
 @app.not_found
-def handle_unmatched(_: Exception) -> Response:
+def handle_unmatched(_: Exception) -> Response[str]:
     """No route matched: an unknown path (404), a known one with another method (405), or
     a known one whose id or version has characters the router does not accept (400)."""
     event = app.current_event
@@ -216,14 +221,14 @@ def handle_unmatched(_: Exception) -> Response:
         if not pattern.fullmatch(path):
             continue
         if method not in methods:
-            return handle_domain_error(MethodNotAllowed())
+            return domain_error_response(MethodNotAllowed())
         parts = path.split("/")
         if not re.fullmatch(r"[0-9a-f]{24}", parts[2]):
-            return handle_domain_error(InvalidBinId())
+            return domain_error_response(InvalidBinId())
         if has_version:
-            return handle_domain_error(InvalidVersion())
+            return domain_error_response(InvalidVersion())
         break
-    return handle_domain_error(RouteNotFound())
+    return domain_error_response(RouteNotFound())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

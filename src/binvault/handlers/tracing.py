@@ -34,6 +34,8 @@ def tracing_enabled() -> bool:
 def make_tracer(service: str, factory: Callable[..., Any] | None = None) -> Any:
     if not tracing_enabled():
         return NoTracer()
-    if factory is None:
-        from aws_lambda_powertools import Tracer as factory
-    return factory(service=service)
+    if factory is not None:
+        return factory(service=service)
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=service)

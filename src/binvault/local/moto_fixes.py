@@ -63,10 +63,10 @@ def install() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     original = models.DynamoDBBackend.transact_write_items
-    models.copy = _NoTableCopy()  # type: ignore[attr-defined]
+    models.copy = _NoTableCopy()  # type: ignore[assignment,attr-defined]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        undo: list[tuple[Any, str, str | None, Any]] = []
+        undo: list[tuple[Any, Any, Any, Any]] = []
         streams: dict[int, tuple[Any, int]] = {}
         for entry in transact_items:
             op_type, op = next(iter(entry.items()))

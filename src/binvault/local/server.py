@@ -21,7 +21,7 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
     server_version = "binvault-local"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:

@@ -13,9 +13,10 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",

@@ -11,7 +11,7 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     import yaml
 
-    class CfnLoader(yaml.SafeLoader):
+    class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
         """Reads CloudFormation's short-form tags (!Ref, !GetAtt, ...) as plain values."""
 
     def any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -23,7 +23,8 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
     CfnLoader.add_multi_constructor("!", any_tag)
     with path.open() as stream:
-        return yaml.load(stream, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+        template: dict[str, Any] = yaml.load(stream, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return template
 
 
 def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -41,9 +41,7 @@ def _persistence() -> Any:
 
     from binvault.dal.client import dynamodb
 
-    return DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table_name, boto3_client=dynamodb()
-    )
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name, boto3_client=dynamodb())
 
 
 def fingerprint(*parts: Any) -> str:
@@ -53,7 +51,11 @@ def fingerprint(*parts: Any) -> str:
 
 
 def run_once(
-    account_id: str, idempotency_key: str, route: str, request_fingerprint: str, operation: Callable[[], Outcome]
+    account_id: str,
+    idempotency_key: str,
+    route: str,
+    request_fingerprint: str,
+    operation: Callable[[], Outcome],
 ) -> Outcome:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
