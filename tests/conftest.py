@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,8 +98,16 @@ class Reply:
         return self.body.get("message") if isinstance(self.body, dict) else None
 
 
+_ENVIRONMENT = threading.Lock()
+
+
 class Api:
-    """Calls the real lambda_handler with API Gateway REST proxy events."""
+    """Calls the real lambda_handler with API Gateway REST proxy events.
+
+    One call at a time, like one Lambda execution environment (Powertools keeps the current
+    event on the resolver): tests of concurrent clients call ``logic/`` from threads, which
+    is what separate execution environments sharing one table amount to.
+    """
 
     def __init__(self, key: str | None = None) -> None:
         self.key = key
@@ -123,7 +132,8 @@ class Api:
             body = json.dumps(body)
             if not any(name.lower() == "content-type" for name, _ in pairs):
                 pairs.append(("Content-Type", "application/json"))
-        result = lambda_handler(rest_event(method, path, pairs, body, query), LocalContext())
+        with _ENVIRONMENT:
+            result = lambda_handler(rest_event(method, path, pairs, body, query), LocalContext())
         raw = result.get("body") or ""
         try:
             parsed = json.loads(raw) if raw else None

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IDEMPOTENCY_TABLE, Api, add_versions, bin_items, make_account
+from binvault.exceptions import BinvaultError, PreconditionFailed
+from binvault.logic import bins, versions
+from tests.conftest import IDEMPOTENCY_TABLE, Account, Api, add_versions, bin_items, make_account
 
 JSON = {"Content-Type": "application/json"}
 
@@ -59,14 +61,23 @@ def test_without_if_match_behaviour_is_jsonbin_compatible(api: Api, new_bin: str
     assert api.update(new_bin, {"v": 2}).status == 200
 
 
-def test_lost_update_is_impossible_with_if_match(api: Api, new_bin: str) -> None:
-    # Given two writers that read the same state
-    seen = etag(api, new_bin)
+def _status(call: Any) -> int:
+    """200, or the status of the domain error a use case raised."""
+    try:
+        call()
+    except BinvaultError as error:
+        return error.status
+    return 200
+
+
+def test_lost_update_is_impossible_with_if_match(api: Api, account: Account, new_bin: str) -> None:
+    # Given eight writers (each its own execution environment) that read the same state
+    seen = [etag(api, new_bin)]
     barrier = threading.Barrier(8, timeout=30)
 
     def write(n: int) -> int:
         barrier.wait()
-        return api.update(new_bin, {"writer": n}, versioning=False, If_Match=seen).status
+        return _status(lambda: bins.update_bin(account.key, new_bin, {"writer": n}, False, seen))
 
     # When they all write with that ETag at once
     with ThreadPoolExecutor(8) as pool:
@@ -77,49 +88,47 @@ def test_lost_update_is_impossible_with_if_match(api: Api, new_bin: str) -> None
     assert api("GET", f"/b/{new_bin}").body["record"] == {"writer": winner}
 
 
-def test_if_match_on_delete_versions_racing_an_update(api: Api, new_bin: str) -> None:
+def test_if_match_on_delete_versions_racing_an_update(api: Api, account: Account, new_bin: str) -> None:
     add_versions(api, new_bin, 3)
-    seen = etag(api, new_bin)
+    seen = [etag(api, new_bin)]
     barrier = threading.Barrier(2, timeout=30)
 
     def delete() -> Any:
         barrier.wait()
-        return api(
-            "DELETE", f"/b/{new_bin}/versions", headers={"If-Match": seen, "X-Preserve-Latest": "true"}
-        )
+        try:
+            return versions.delete_versions(account.key, new_bin, True, seen)
+        except PreconditionFailed:
+            return None
 
     def update() -> Any:
         barrier.wait()
-        return api.update(new_bin, {"v": "racer"})
+        return bins.update_bin(account.key, new_bin, {"v": "racer"}, True, None)
 
     with ThreadPoolExecutor(2) as pool:
         deleting, updating = pool.submit(delete), pool.submit(update)
         deleted, updated = deleting.result(timeout=60), updating.result(timeout=60)
-    assert updated.status == 200
     count = api("GET", f"/b/{new_bin}/versions/count").body["metadata"]["versionCount"]
-    if deleted.status == 200:
+    if deleted is not None:
         # the delete won: the update is version 1 of the new series
         assert deleted.body["metadata"]["versionsDeleted"] == 3
         assert updated.body["metadata"]["version"] == 1 and count == 1
     else:
-        # the update won: the delete saw a stale tag and changed nothing
-        assert deleted.status == 412
+        # the update won: the delete saw a stale tag (412) and changed nothing
         assert updated.body["metadata"]["version"] == 4 and count == 4
     assert api("GET", f"/b/{new_bin}/latest").body["record"] == {"v": "racer"}
 
 
-def test_idempotent_post_retried_concurrently_creates_one_bin(api: Api, ddb: Any) -> None:
+def test_idempotent_post_retried_concurrently_creates_one_bin(account: Account, ddb: Any) -> None:
     barrier = threading.Barrier(6, timeout=30)
 
     def post(_: int) -> Any:
         barrier.wait()
-        return api("POST", "/b", headers={**JSON, "Idempotency-Key": "create-1"}, body='{"order": 42}')
+        return bins.create_bin(account.key, {"order": 42}, True, None, idempotency_key="create-1")
 
     with ThreadPoolExecutor(6) as pool:
-        replies = list(pool.map(post, range(6)))
-    assert {r.status for r in replies} == {200}
-    assert len({r.body["metadata"]["id"] for r in replies}) == 1
-    assert len({r.headers["etag"] for r in replies}) == 1
+        outcomes = list(pool.map(post, range(6)))
+    assert len({o.body["metadata"]["id"] for o in outcomes}) == 1
+    assert len({o.etag for o in outcomes}) == 1
     assert [i["sk"]["S"] for i in bin_items(ddb)] == ["BIN"]
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, add_versions, bin_items
+from binvault.exceptions import ServiceUnavailable
+from binvault.logic import bins, versions
+from tests.conftest import Account, Api, add_versions, bin_items
 
 
 @dataclass
@@ -29,46 +31,47 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _updater(api: Api, bin_id: str, writer: int, rounds: int, ledger: Ledger) -> None:
+def _updater(key: str, bin_id: str, writer: int, rounds: int, ledger: Ledger) -> None:
     for n in range(rounds):
         record = {"writer": writer, "n": n}
-        reply = api.update(bin_id, record)
-        if reply.status == 503:  # contention outlasted the retries: not acknowledged, not stored
+        try:
+            outcome = bins.update_bin(key, bin_id, record, versioning=True, if_match=None)
+        except ServiceUnavailable:  # contention outlasted the retries: not acknowledged, not stored
             ledger.refused.append(record)
             continue
-        assert reply.status == 200, reply.raw
-        assert "version" in reply.body["metadata"]
+        assert "version" in outcome.body["metadata"]
         with ledger.lock:
             ledger.written.append(record)
 
 
-def _deleter(api: Api, bin_id: str, rounds: int, ledger: Ledger, rng: random.Random) -> None:
+def _deleter(key: str, bin_id: str, rounds: int, ledger: Ledger, rng: random.Random) -> None:
     for _ in range(rounds):
-        preserve = rng.choice(["true", "false"])
-        reply = api("DELETE", f"/b/{bin_id}/versions", headers={"X-Preserve-Latest": preserve})
-        if reply.status == 503:
+        try:
+            outcome = versions.delete_versions(key, bin_id, rng.choice([True, False]), if_match=None)
+        except ServiceUnavailable:
             continue
-        assert reply.status == 200, reply.raw
         with ledger.lock:
-            ledger.deleted += reply.body["metadata"]["versionsDeleted"]
+            ledger.deleted += outcome.body["metadata"]["versionsDeleted"]
 
 
-def _reader(api: Api, bin_id: str, stop: threading.Event, ledger: Ledger) -> None:
+def _reader(key: str, bin_id: str, stop: threading.Event, ledger: Ledger) -> None:
     deadline = time.monotonic() + 120
     while not stop.is_set() and time.monotonic() < deadline:
-        reply = api("GET", f"/b/{bin_id}/latest")
-        assert reply.status == 200, reply.raw
-        ledger.latest_seen.append(reply.body["record"])
+        ledger.latest_seen.append(bins.read_bin(key, bin_id, "latest", meta=True).body["record"])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_no_acknowledged_update_is_lost_when_racing_deletes(api: Api, new_bin: str, seed: int) -> None:
-    # Given 4 versioned writers, 2 delete-versions callers and a reader, all at once
+def test_no_acknowledged_update_is_lost_when_racing_deletes(
+    api: Api, account: Account, new_bin: str, seed: int
+) -> None:
+    # Given 4 versioned writers, 2 delete-versions callers and a reader, each what one
+    # Lambda execution environment would run, all at once against the same table
     ledger, stop, rng = Ledger(), threading.Event(), random.Random(seed)
+    key = account.key
     with ThreadPoolExecutor(7) as pool:
-        reader = pool.submit(_reader, api, new_bin, stop, ledger)
-        workers = [pool.submit(_updater, api, new_bin, w, 15, ledger) for w in range(4)]
-        workers += [pool.submit(_deleter, api, new_bin, 6, ledger, rng) for _ in range(2)]
+        reader = pool.submit(_reader, key, new_bin, stop, ledger)
+        workers = [pool.submit(_updater, key, new_bin, w, 15, ledger) for w in range(4)]
+        workers += [pool.submit(_deleter, key, new_bin, 6, ledger, rng) for _ in range(2)]
         try:
             for worker in workers:
                 worker.result(timeout=120)

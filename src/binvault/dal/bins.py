@@ -13,6 +13,7 @@ from typing import Any
 
 from binvault.dal import keys
 from binvault.dal.client import (
+    TRANSIENT_CANCELLATION_REASONS,
     call,
     cancellation_codes,
     dynamodb,
@@ -76,7 +77,8 @@ def _conditional() -> Iterator[None]:
             reasons = cancellation_codes(error)
             if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in reasons:
                 raise StaleWrite() from error
-            if "TransactionConflict" in reasons or code == "TransactionConflictException":
+            if code == "TransactionConflictException" or set(reasons) & TRANSIENT_CANCELLATION_REASONS:
+                # a conflict, or a throttled item (botocore does not retry cancelled transactions)
                 raise WriteConflict() from error
             raise
 
@@ -104,6 +106,31 @@ def put_new_bin(bin: Bin) -> None:
         item["name"] = {"S": bin.name}
     with _conditional():
         dynamodb().put_item(TableName=table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+
+def _update_once(update: dict[str, Any]) -> None:
+    """A conditional UpdateItem that a botocore retry cannot turn into a false StaleWrite.
+
+    If an attempt is applied but its response is lost (a read timeout), botocore's retry
+    fails the ``rev`` condition against our own write. Each write carries a fresh token;
+    a failed condition whose current item carries it is our write, already applied.
+    """
+    from botocore.exceptions import ClientError
+
+    token = uuid.uuid4().hex
+    update = {
+        **update,
+        "UpdateExpression": update["UpdateExpression"].replace("SET ", "SET writeToken = :token, ", 1),
+        "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":token": {"S": token}},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    with _conditional():
+        try:
+            dynamodb().update_item(**update)
+        except ClientError as error:
+            current = error.response.get("Item") or {}
+            if current.get("writeToken", {}).get("S") != token:
+                raise
 
 
 def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str) -> dict[str, Any]:
@@ -149,9 +176,7 @@ def append_version(base: Bin, record: StoredRecord, now: str) -> int:
 def replace_latest(base: Bin, record: StoredRecord, now: str) -> None:
     """Overwrite the latest record in place: the newest version, or the base record."""
     if base.version_count == 0:
-        update = _base_update(base, "#record = :record", {":record": record.attribute}, "REMOVE purgeBelow")
-        with _conditional():
-            dynamodb().update_item(**update)
+        _update_once(_base_update(base, "#record = :record", {":record": record.attribute}, "REMOVE purgeBelow"))
         return
     update = _base_update(
         base, "versionCount = :count", {":count": {"N": str(base.version_count)}}, "REMOVE purgeBelow"
@@ -174,16 +199,26 @@ def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
     if preserved is not None:
         set_clause += ", #record = :record"
         values[":record"] = preserved.attribute
-    with _conditional():
-        dynamodb().update_item(**_base_update(base, set_clause, values, ""))
+    _update_once(_base_update(base, set_clause, values, ""))
 
 
 def delete_bin(base: Bin) -> None:
     """Remove the base item; the stream's REMOVE record makes the purge delete every version."""
+    from botocore.exceptions import ClientError
+
     with _conditional():
-        dynamodb().delete_item(
-            TableName=table(),
-            Key=keys.bin_key(base.id),
-            ConditionExpression=_REV_MATCHES,
-            ExpressionAttributeValues={":rev": {"N": str(base.rev)}},
-        )
+        try:
+            dynamodb().delete_item(
+                TableName=table(),
+                Key=keys.bin_key(base.id),
+                ConditionExpression=_REV_MATCHES,
+                ExpressionAttributeValues={":rev": {"N": str(base.rev)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            # Gone, on a retry: an earlier attempt deleted it and its response was lost
+            retried = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
+            if not (
+                retried and error_code(error) == "ConditionalCheckFailedException" and "Item" not in error.response
+            ):
+                raise

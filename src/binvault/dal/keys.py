@@ -3,7 +3,8 @@
 - account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
 - bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
-               generation, versionCount, rev, purgeBelow? (set only by a cut-over)
+               generation, versionCount, rev, purgeBelow? (set only by a cut-over),
+               writeToken? (the last single-item write's token, see dal.bins._update_once)
 - bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: record, createdAt, generation, version
 
 Generations and versions are zero-padded so that sort-key order is numeric order: every

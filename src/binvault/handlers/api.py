@@ -76,8 +76,15 @@ _ROUTE_SHAPES: list[tuple[re.Pattern[str], frozenset[str], bool]] = [
 
 def header(name: str) -> str | None:
     event = app.current_event
-    values = (event.multi_value_headers or {}).get(name)
-    if values and len(set(values)) > 1:
+    wanted = name.lower()
+    # Header names are case-insensitive: X-Foo and x-foo are the same header sent twice
+    values = {
+        value
+        for key, values in (event.get("multiValueHeaders") or {}).items()
+        if key.lower() == wanted
+        for value in values or []
+    }
+    if len(values) > 1:
         return CONFLICTING
     return (event.headers or {}).get(name)
 

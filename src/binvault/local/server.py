@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from binvault.local.events import STAGE, LocalContext, rest_event
 
 log = logging.getLogger("binvault.local.server")
+_INVOKE_LOCK = threading.Lock()
 # API Gateway refuses payloads above 10 MB before the function sees them.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
@@ -65,7 +67,10 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
         )
         from binvault.handlers.api import lambda_handler
 
-        result = lambda_handler(event, LocalContext())
+        # One event at a time, as in one Lambda execution environment: the handler module's
+        # state (the resolver's current event, the metrics buffer) is per process.
+        with _INVOKE_LOCK:
+            result = lambda_handler(event, LocalContext())
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         headers = dict(result.get("headers") or {})

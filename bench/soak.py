@@ -1,0 +1,612 @@
+"""`make soak`: a bounded soak of the local stack under concurrent mixed traffic and
+injected DynamoDB faults, then a check that nothing acknowledged was lost.
+
+    python -m bench.soak                      3000 requests, 8 threads (a minute or two)
+    python -m bench.soak --requests 300       a quick run
+
+Everything runs in this process, on 127.0.0.1 only: the embedded DynamoDB endpoint, the
+stream poller and purge, and the API server (``binvault.local.stack.running``). Faults are
+injected into the API's own DynamoDB client (``binvault.dal.client.dynamodb()``) through
+botocore's ``before-send`` event, i.e. below botocore's retry loop, exactly where the
+network would produce them: throttling, 500s, dropped connections and transaction
+conflicts on ~2% of calls, plus short periodic bursts dense enough to outlast the retries
+(those must become ``503`` with ``Retry-After``, nothing else).
+
+Invariants checked at the end (exit status 1 if any fails), per bin:
+
+- no 5xx other than the contract's 503, and no unexpected 4xx;
+- nothing acknowledged is lost: every acknowledged versioned update is either still
+  readable as the version number its response reported, or counted in the
+  ``versionsDeleted`` of an acknowledged delete-versions (exactly: deleted + surviving ==
+  acknowledged, as a refused request never writes); no update is stored twice;
+- ``versionCount`` equals the number of readable versions, and the next number is 404;
+- every record ever served (base, /latest, /n) is one some client wrote;
+- the purge physically removes every deleted version, and nothing is dead-lettered.
+
+Results (status counts per operation, error rates, faults injected, invariants, duration)
+are printed and written to bench/results/soak.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HTTP_TIMEOUT_SECONDS = 30.0
+PURGE_WAIT_SECONDS = 60.0
+UNAVAILABLE = "Service temporarily unavailable, please retry"
+
+# (operation, weight): the traffic mix
+MIX = [
+    ("create", 4),
+    ("update", 40),
+    ("read_latest", 12),
+    ("read_base", 10),
+    ("read_version", 10),
+    ("count", 8),
+    ("delete_versions", 8),
+    ("delete_versions_preserve", 8),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---- fault injection --------------------------------------------------------------------
+
+
+class _Raw:
+    """The raw body botocore reads an HTTP response from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _error(code: str, message: str, **extra: Any) -> bytes:
+    return json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}).encode()
+
+
+FAULT_KINDS: dict[str, tuple[int, bytes] | str] = {
+    "ProvisionedThroughputExceededException": (
+        400,
+        _error(
+            "ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput was exceeded",
+        ),
+    ),
+    "ThrottlingException": (
+        400,
+        _error("ThrottlingException", "Rate of requests exceeds the allowed throughput"),
+    ),
+    "InternalServerError": (500, _error("InternalServerError", "Internal server error")),
+    "EndpointConnectionError": "raise",
+    "ReadTimeoutError": "raise",
+}
+CONFLICT = (
+    400,
+    _error(
+        "TransactionCanceledException",
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]",
+        CancellationReasons=[
+            {"Code": "None"},
+            {"Code": "TransactionConflict", "Message": "Transaction is ongoing"},
+        ],
+    ),
+)
+
+
+@dataclass
+class FaultInjector:
+    """A botocore ``before-send`` handler: fails a fraction of calls as the network would.
+
+    Nothing it fails reaches DynamoDB, so a request that ends in 503 wrote nothing.
+    """
+
+    rate: float
+    seed: int
+    burst_rate: float = 0.6
+    bursting: threading.Event = field(default_factory=threading.Event)
+    enabled: threading.Event = field(default_factory=threading.Event)
+    injected: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> Any:
+        from botocore import exceptions
+        from botocore.awsrequest import AWSResponse
+
+        operation = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            self.calls[operation] += 1
+            if not self.enabled.is_set():
+                return None
+            rate = self.burst_rate if self.bursting.is_set() else self.rate
+            if self._random.random() >= rate:
+                return None
+            if operation == "TransactWriteItems" and self._random.random() < 0.3:
+                kind = "TransactionConflict"
+            else:
+                kind = self._random.choice(list(FAULT_KINDS))
+            self.injected[f"{operation}:{kind}"] += 1
+        if kind == "EndpointConnectionError":
+            raise exceptions.EndpointConnectionError(endpoint_url=request.url)
+        if kind == "ReadTimeoutError":  # raised before sending: the request never arrived
+            raise exceptions.ReadTimeoutError(endpoint_url=request.url)
+        status, body = CONFLICT if kind == "TransactionConflict" else FAULT_KINDS[kind]  # type: ignore[misc]
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "soak-injected"}
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+
+# ---- the client side -----------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class Api:
+    """One HTTP/1.1 request per connection (kept-alive connections to the stand-in server
+    stall on Nagle + delayed ACK; that would measure the stand-in, not binvault)."""
+
+    def __init__(self, api_url: str, key: str) -> None:
+        rest = api_url.removeprefix("http://")
+        hostport, _, prefix = rest.partition("/")
+        host, _, port = hostport.partition(":")
+        self.host, self.port, self.prefix, self.key = host, int(port), "/" + prefix, key
+
+    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        sent = {"X-Master-Key": self.key, **(headers or {})}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
+        try:
+            connection.request(method, self.prefix + path, body=payload, headers=sent)
+            response = connection.getresponse()
+            raw = response.read()
+            received = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return Reply(response.status, received, parsed)
+
+
+@dataclass
+class BinBook:
+    """What clients did to one bin, and what they were told."""
+
+    bin_id: str
+    initial: str
+    sent: set[str] = field(default_factory=set)  # every token ever sent (acknowledged or not)
+    acked: dict[str, int] = field(default_factory=dict)  # token -> version number reported
+    unknown: set[str] = field(default_factory=set)  # sent, but no answer (client timeout)
+    deleted: int = 0  # sum of versionsDeleted of acknowledged delete-versions
+    deletes_unknown: int = 0
+    capped: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class Soak:
+    api: Api
+    seed: int
+    injector: FaultInjector
+    total: int
+    max_seconds: float
+    books: dict[str, BinBook] = field(default_factory=dict)
+    statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    violations: list[str] = field(default_factory=list)
+    issued: int = 0
+    started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- bookkeeping helpers
+
+    def violation(self, text: str) -> None:
+        with self.lock:
+            if len(self.violations) < 200:
+                self.violations.append(text)
+
+    def next_request(self) -> int | None:
+        with self.lock:
+            if self.issued >= self.total:
+                return None
+            self.issued += 1
+            number = self.issued
+        # every 500 requests, a burst of 25 in which most DynamoDB calls fail
+        if number % 500 < 25 and number > 25:
+            self.injector.bursting.set()
+        else:
+            self.injector.bursting.clear()
+        if number % 500 == 0:
+            elapsed = time.monotonic() - self.started
+            print(f"[soak] {number} requests sent, {number / elapsed:.1f}/s", flush=True)
+        return number
+
+    def record_status(self, operation: str, reply: Reply | None) -> None:
+        with self.lock:
+            self.statuses[operation][reply.status if reply else 0] += 1
+        if reply is None:
+            return
+        if reply.status == 503:
+            if reply.body != {"message": UNAVAILABLE} or reply.headers.get("retry-after") != "1":
+                self.violation(f"{operation}: 503 without the contract's body/Retry-After: {reply.body!r}")
+        elif reply.status >= 500:
+            self.violation(f"{operation}: {reply.status} {reply.body!r}")
+
+    def pick_bin(self, rng: random.Random) -> BinBook:
+        with self.lock:
+            return self.books[rng.choice(list(self.books))]
+
+    def check_served(self, book: BinBook, operation: str, record: Any) -> None:
+        """A served record must be the bin's first record or one a client sent to this bin."""
+        token = record.get("token") if isinstance(record, dict) else None
+        if token == book.initial:
+            return
+        with book.lock:
+            known = token in book.sent
+        if not known or record.get("bin") != book.bin_id:
+            self.violation(f"{operation} on {book.bin_id} served a record no client wrote: {record!r}")
+
+    # -- operations
+
+    def create(self, rng: random.Random, worker: int, seq: int) -> Reply | None:
+        token = f"create-{worker}-{seq}"
+        reply = self._send("create", "POST", "/b", {"bin": None, "token": token})
+        if reply and reply.status == 200:
+            bin_id = reply.body["metadata"]["id"]
+            # the first record cannot carry the id it does not have yet: checked by token
+            with self.lock:
+                self.books[bin_id] = BinBook(bin_id, token, sent={token})
+        elif reply and reply.status != 503:
+            self.violation(f"create: unexpected {reply.status} {reply.body!r}")
+        return reply
+
+    def update(self, rng: random.Random, worker: int, seq: int) -> Reply | None:
+        book = self.pick_bin(rng)
+        token = f"u-{worker}-{seq}"
+        with book.lock:
+            book.sent.add(token)
+        record = {"bin": book.bin_id, "token": token, "pad": "x" * rng.randint(0, 400)}
+        reply = self._send("update", "PUT", f"/b/{book.bin_id}", record, {"X-Bin-Versioning": "true"})
+        with book.lock:
+            if reply is None:
+                book.unknown.add(token)
+            elif reply.status == 200:
+                metadata = reply.body["metadata"]
+                if "version" in metadata:
+                    book.acked[token] = int(metadata["version"])
+                else:  # at the version cap: stored in place, not a version
+                    book.capped = True
+            elif reply.status != 503:
+                self.violation(f"update {book.bin_id}: unexpected {reply.status} {reply.body!r}")
+        return reply
+
+    def read(self, rng: random.Random, operation: str) -> Reply | None:
+        book = self.pick_bin(rng)
+        if operation == "read_latest":
+            path = f"/b/{book.bin_id}/latest"
+        elif operation == "read_base":
+            path = f"/b/{book.bin_id}"
+        else:
+            with book.lock:
+                top = max(book.acked.values(), default=1)
+            path = f"/b/{book.bin_id}/{rng.randint(1, top + 1)}"
+        reply = self._send(operation, "GET", path)
+        if reply is None or reply.status == 503:
+            return reply
+        if reply.status == 200:
+            if reply.body["metadata"]["id"] != book.bin_id:
+                self.violation(f"{operation} {path}: metadata.id {reply.body['metadata']['id']}")
+            self.check_served(book, operation, reply.body["record"])
+        elif not (operation == "read_version" and reply.status == 404):
+            self.violation(f"{operation} {path}: unexpected {reply.status} {reply.body!r}")
+        return reply
+
+    def count(self, rng: random.Random) -> Reply | None:
+        book = self.pick_bin(rng)
+        reply = self._send("count", "GET", f"/b/{book.bin_id}/versions/count")
+        if reply is not None and reply.status not in (200, 503):
+            self.violation(f"count {book.bin_id}: unexpected {reply.status} {reply.body!r}")
+        return reply
+
+    def delete_versions(self, rng: random.Random, preserve: bool) -> Reply | None:
+        book = self.pick_bin(rng)
+        operation = "delete_versions_preserve" if preserve else "delete_versions"
+        headers = {"X-Preserve-Latest": "true" if preserve else "false"}
+        reply = self._send(operation, "DELETE", f"/b/{book.bin_id}/versions", headers=headers)
+        with book.lock:
+            if reply is None:
+                book.deletes_unknown += 1
+            elif reply.status == 200:
+                book.deleted += int(reply.body["metadata"]["versionsDeleted"])
+            elif reply.status != 503:
+                self.violation(f"{operation} {book.bin_id}: unexpected {reply.status} {reply.body!r}")
+        return reply
+
+    def _send(
+        self, operation: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply | None:
+        try:
+            reply: Reply | None = self.api(method, path, body, headers)
+        except (OSError, http.client.HTTPException) as error:
+            self.violation(f"{operation} {method} {path}: no answer ({type(error).__name__}: {error})")
+            reply = None
+        self.record_status(operation, reply)
+        return reply
+
+    # -- the run
+
+    def worker(self, worker: int, deadline: float) -> None:
+        rng = random.Random(self.seed * 1000 + worker)
+        operations, weights = zip(*MIX, strict=True)
+        seq = 0
+        while time.monotonic() < deadline and (number := self.next_request()) is not None:
+            seq += 1
+            operation = rng.choices(operations, weights)[0]
+            try:
+                if operation == "create":
+                    self.create(rng, worker, seq)
+                elif operation == "update":
+                    self.update(rng, worker, seq)
+                elif operation == "count":
+                    self.count(rng)
+                elif operation.startswith("delete_versions"):
+                    self.delete_versions(rng, preserve=operation.endswith("preserve"))
+                else:
+                    self.read(rng, operation)
+            except Exception as error:  # a malformed answer is a finding, not a crash
+                self.violation(f"request {number} ({operation}): {type(error).__name__}: {error}")
+
+
+# ---- the end-of-run checks ---------------------------------------------------------------
+
+
+def verify_bin(soak: Soak, book: BinBook) -> tuple[list[str], int]:
+    """After the traffic (faults off): the bin's state must account for every acknowledged
+    write. Returns the problems found and the bin's versionCount."""
+    problems: list[str] = []
+    api = soak.api
+    count_reply = api("GET", f"/b/{book.bin_id}/versions/count")
+    if count_reply.status != 200:
+        return [f"{book.bin_id}: count answered {count_reply.status}"], 0
+    count = int(count_reply.body["metadata"]["versionCount"])
+    surviving: dict[str, int] = {}
+    for number in range(1, count + 1):
+        reply = api("GET", f"/b/{book.bin_id}/{number}")
+        if reply.status != 200:
+            problems.append(f"{book.bin_id}: version {number} of {count} answered {reply.status}")
+            continue
+        token = reply.body["record"].get("token")
+        if token in surviving:
+            problems.append(f"{book.bin_id}: update {token} stored twice (versions {surviving[token]}, {number})")
+        surviving[token] = number
+    beyond = api("GET", f"/b/{book.bin_id}/{count + 1}")
+    if beyond.status != 404:
+        problems.append(f"{book.bin_id}: version {count + 1} (beyond versionCount) answered {beyond.status}")
+    latest = api("GET", f"/b/{book.bin_id}/latest")
+    base = api("GET", f"/b/{book.bin_id}")
+    if latest.status != 200 or base.status != 200:
+        problems.append(f"{book.bin_id}: latest/base answered {latest.status}/{base.status}")
+    else:
+        expected_latest = base.body["record"] if count == 0 else None
+        if count and latest.body["metadata"].get("version") != count:
+            problems.append(f"{book.bin_id}: /latest is version {latest.body['metadata'].get('version')}, not {count}")
+        if expected_latest is not None and latest.body["record"] != expected_latest:
+            problems.append(f"{book.bin_id}: /latest without versions is not the base record")
+        for name, record in (("base", base.body["record"]), ("latest", latest.body["record"])):
+            token = record.get("token")
+            if token != book.initial and (token not in book.sent or record.get("bin") != book.bin_id):
+                problems.append(f"{book.bin_id}: {name} record was written by no client: {record!r}")
+
+    with book.lock:
+        acked, unknown = dict(book.acked), set(book.unknown)
+        deleted, deletes_unknown, capped = book.deleted, book.deletes_unknown, book.capped
+    phantoms = set(surviving) - set(acked) - unknown
+    if phantoms:
+        problems.append(f"{book.bin_id}: versions no acknowledged request wrote: {sorted(phantoms)[:5]}")
+    for token, number in surviving.items():
+        if token in acked and acked[token] != number:
+            problems.append(f"{book.bin_id}: {token} was acknowledged as version {acked[token]}, is {number}")
+    if capped:
+        return problems, count  # in-place writes at the cap replace versions: no exact accounting
+    # A refused request (503) never writes (faults are injected before DynamoDB sees the
+    # call), so every acknowledged update is either still here or was counted by exactly one
+    # acknowledged delete-versions. Requests that got no answer at all loosen this to bounds.
+    gone = len(set(acked) - set(surviving))
+    gone_unknown = len(unknown - set(surviving))
+    if gone > deleted and not deletes_unknown:
+        problems.append(
+            f"{book.bin_id}: LOST - {len(acked)} acknowledged updates, {len(surviving)} survive, "
+            f"{gone} gone but delete-versions reported only {deleted} deleted"
+        )
+    if deleted > gone + gone_unknown:
+        problems.append(
+            f"{book.bin_id}: delete-versions reported {deleted} deleted, but only {gone + gone_unknown} "
+            "written versions are gone"
+        )
+    return problems, count
+
+
+def wait_for_purge(stack: Any, books: dict[str, BinBook], counts: dict[str, int]) -> list[str]:
+    """Every deleted version is physically removed: the bin's items are its base + versions."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=stack.dynamodb_url)
+    table = os.environ["TABLE_NAME"]
+    deadline = time.monotonic() + PURGE_WAIT_SECONDS
+    pending = dict(counts)
+    while pending and time.monotonic() < deadline:
+        for bin_id, versions in list(pending.items()):
+            items = client.query(
+                TableName=table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"BIN#{bin_id}"}},
+                Select="COUNT",
+                ConsistentRead=True,
+            )["Count"]
+            if items == 1 + versions:
+                del pending[bin_id]
+        if pending:
+            time.sleep(0.5)
+    return [f"{bin_id}: purge left orphaned version items after {PURGE_WAIT_SECONDS:.0f} s" for bin_id in pending]
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+
+def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, max_seconds: float) -> dict[str, Any]:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # 503s are expected here; 500s still log
+    from binvault.dal.client import dynamodb
+    from binvault.local.stack import running
+
+    with running(free_port(), free_port()) as stack:
+        api = Api(stack.api_url, stack.demo["masterKey"])
+        injector = FaultInjector(rate=fault_rate, seed=seed)
+        client = dynamodb()
+        client.meta.events.register_first("before-send.dynamodb", injector)
+        soak = Soak(api, seed, injector, requests, max_seconds)
+        for number in range(bins):  # the initial bins, before any fault
+            token = f"initial-{number}"
+            reply = api("POST", "/b", {"bin": None, "token": token})
+            assert reply.status == 200, reply
+            bin_id = reply.body["metadata"]["id"]
+            soak.books[bin_id] = BinBook(bin_id, token, sent={token})
+
+        print(
+            f"[soak] {requests} requests, {threads} threads, {bins} bins, fault rate {fault_rate:.0%}",
+            flush=True,
+        )
+        injector.enabled.set()
+        started = soak.started = time.monotonic()
+        deadline = started + max_seconds
+        workers = [threading.Thread(target=soak.worker, args=(n, deadline), name=f"soak-{n}") for n in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        duration = time.monotonic() - started
+        injector.enabled.clear()
+        injector.bursting.clear()
+        client.meta.events.unregister("before-send.dynamodb", injector)
+        print(f"[soak] traffic done in {duration:.1f} s; verifying {len(soak.books)} bins", flush=True)
+
+        # verification is sequential: one client, so nothing it reads can race
+        problems = list(soak.violations)
+        counts: dict[str, int] = {}
+        verify_started = time.monotonic()
+        for book in soak.books.values():
+            found, counts[book.bin_id] = verify_bin(soak, book)
+            problems.extend(found)
+        purge_started = time.monotonic()
+        problems.extend(wait_for_purge(stack, soak.books, counts))
+        # a record that failed is retried a few times before it is dead-lettered: let the
+        # poller finish its retries before judging (``_retries`` is the poller's queue)
+        idle_by = time.monotonic() + 15
+        while getattr(stack.poller, "_retries", None) and time.monotonic() < idle_by:
+            time.sleep(0.25)
+        if stack.poller.dead_letters:
+            problems.append(f"{len(stack.poller.dead_letters)} purge records dead-lettered")
+        phases = {
+            "traffic": round(duration, 1),
+            "verify": round(purge_started - verify_started, 1),
+            "purge_wait": round(time.monotonic() - purge_started, 1),
+        }
+
+    issued = sum(sum(c.values()) for c in soak.statuses.values())
+    by_status: Counter[int] = Counter()
+    for counter in soak.statuses.values():
+        by_status.update(counter)
+    acked = sum(len(b.acked) for b in soak.books.values())
+    return {
+        "command": f"python -m bench.soak --requests {requests} --threads {threads} --bins {bins} "
+        f"--fault-rate {fault_rate} --seed {seed}",
+        "parameters": {
+            "requests": requests,
+            "threads": threads,
+            "initial_bins": bins,
+            "fault_rate": fault_rate,
+            "burst": "every 500 requests, 25 requests at a 60% fault rate",
+            "seed": seed,
+            "dynamodb_max_attempts": int(os.environ.get("DYNAMODB_MAX_ATTEMPTS", "5")),
+        },
+        "requests": issued,
+        "duration_seconds": round(duration, 2),
+        "phase_seconds": phases,
+        "requests_per_second": round(issued / duration, 1) if duration else None,
+        "status_counts": {str(k): v for k, v in sorted(by_status.items())},
+        "error_rates": {
+            "5xx": round(sum(v for k, v in by_status.items() if k >= 500) / max(issued, 1), 4),
+            "503": round(by_status.get(503, 0) / max(issued, 1), 4),
+            "4xx": round(sum(v for k, v in by_status.items() if 400 <= k < 500) / max(issued, 1), 4),
+            "no_answer": round(by_status.get(0, 0) / max(issued, 1), 4),
+        },
+        "by_operation": {op: {str(k): v for k, v in sorted(c.items())} for op, c in sorted(soak.statuses.items())},
+        "dynamodb_calls": dict(sorted(injector.calls.items())),
+        "faults_injected": sum(injector.injected.values()),
+        "faults_by_kind": dict(sorted(injector.injected.items())),
+        "bins": len(soak.books),
+        "acknowledged_versioned_updates": acked,
+        "versions_deleted": sum(b.deleted for b in soak.books.values()),
+        "versions_surviving": sum(counts.values()),
+        "invariants_ok": not problems,
+        "problems": problems[:100],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="requests to send (default 3000)")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--bins", type=int, default=12, help="bins created before the traffic starts")
+    parser.add_argument("--fault-rate", type=float, default=0.02, help="share of DynamoDB calls that fail")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="stop sending after this long")
+    parser.add_argument("--output", type=Path, default=RESULTS / "soak.json")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.threads < 1 or args.bins < 1 or not 0 <= args.fault_rate < 1:
+        parser.error("--requests, --threads and --bins must be positive, --fault-rate in [0, 1)")
+
+    result = run(args.requests, args.threads, args.bins, args.fault_rate, args.seed, args.max_seconds)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("by_operation", "dynamodb_calls")}, indent=2))
+    print(f"[soak] report written to {args.output}")
+    if not result["invariants_ok"]:
+        print(f"[soak] FAILED: {len(result['problems'])} invariant violations", file=sys.stderr)
+        return 1
+    print("[soak] all invariants hold")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""template.yaml, checked where a mistake would otherwise surface only in AWS: handler
+paths, least-privilege IAM, the purge stream's failure handling, the runtime."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from typing import Any
+
+import pytest
+
+from binvault.local.template_tables import load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue"}
+FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+# SAM policy templates name their resource with one of these parameters
+SAM_TEMPLATE_PARAMETERS = {"TableName", "QueueName", "StreamName"}
+
+
+def test_template_declares_the_expected_functions() -> None:
+    assert set(FUNCTIONS) == {"ApiFunction", "PurgeFunction"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_handler_imports_and_is_callable(name: str) -> None:
+    handler = FUNCTIONS[name]["Properties"]["Handler"]
+    module_name, _, attribute = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute)), handler
+
+
+# ---- IAM: least privilege -----------------------------------------------------------------
+
+
+def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in function["Properties"].get("Policies", []):
+        if isinstance(policy, str):  # a managed policy by name: never acceptable here
+            pytest.fail(f"managed policy {policy!r} grants more than the function needs")
+        if "Statement" in policy:
+            statements.extend(policy["Statement"])
+    return statements
+
+
+def _sam_policy_templates(function: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, args or {})
+        for policy in function["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" not in policy
+        for name, args in policy.items()
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def referenced_resources(value: Any) -> set[str] | None:
+    """The logical ids a Resource value refers to, or None if it refers to anything else
+    (a literal ARN, a wildcard, a parameter, another intrinsic function)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((function, argument),) = value.items()
+    if function in ("GetAtt", "Fn::GetAtt"):
+        logical_id = argument[0] if isinstance(argument, list) else str(argument).split(".")[0]
+        return {logical_id}
+    if function in ("Ref", "Fn::Ref"):
+        return {str(argument)}
+    if function in ("Sub", "Fn::Sub") and isinstance(argument, str):
+        # the string must start at one of our resources: "${BinsTable.Arn}/stream/*" is
+        # scoped to that table, "arn:aws:dynamodb:*:*:table/*" is not
+        names = {ref.split(".")[0] for ref in re.findall(r"\$\{([^}]+)\}", argument)}
+        if not names or not argument.startswith("${"):
+            return None
+        return names
+    return None
+
+
+ALL_STATEMENTS = [
+    pytest.param(name, index, statement, id=f"{name}-{statement.get('Sid', index)}")
+    for name, function in sorted(FUNCTIONS.items())
+    for index, statement in enumerate(_statements(function))
+]
+
+
+def test_every_function_has_an_inline_policy() -> None:
+    for name, function in FUNCTIONS.items():
+        assert _statements(function), name
+
+
+@pytest.mark.parametrize(("function", "index", "statement"), ALL_STATEMENTS)
+def test_no_statement_grants_a_wildcard_action(function: str, index: int, statement: dict[str, Any]) -> None:
+    assert statement.get("Effect") == "Allow"
+    assert "NotAction" not in statement
+    assert "NotResource" not in statement
+    for action in _as_list(statement["Action"]):
+        assert isinstance(action, str), action
+        service, _, operation = action.partition(":")
+        assert action != "*", action
+        assert operation, action
+        assert "*" not in operation, action
+        assert service in {"dynamodb", "sqs"}, action
+
+
+@pytest.mark.parametrize(("function", "index", "statement"), ALL_STATEMENTS)
+def test_every_resource_is_one_of_our_own(function: str, index: int, statement: dict[str, Any]) -> None:
+    for resource in _as_list(statement["Resource"]):
+        names = referenced_resources(resource)
+        assert names is not None, resource
+        assert names <= OWN, resource
+        for name in names:
+            assert name in RESOURCES, name
+
+
+def test_sam_policy_templates_if_any_are_scoped_to_our_resources() -> None:
+    for name, function in FUNCTIONS.items():
+        for template_name, args in _sam_policy_templates(function):
+            assert not template_name.endswith(("FullAccess", "PowerUserAccess")), (name, template_name)
+            scoped = {key: value for key, value in args.items() if key in SAM_TEMPLATE_PARAMETERS}
+            assert scoped, (name, template_name)
+            for value in scoped.values():
+                assert referenced_resources(value) in (
+                    {"BinsTable"},
+                    {"IdempotencyTable"},
+                    {"PurgeDeadLetterQueue"},
+                )
+
+
+def test_the_api_cannot_scan_query_or_batch() -> None:
+    # The request path reads and writes single items; listing a table is the purge's business
+    actions = {a for s in _statements(FUNCTIONS["ApiFunction"]) for a in _as_list(s["Action"])}
+    assert not actions & {
+        "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteTable",
+    }
+
+
+def test_the_purge_cannot_write_records() -> None:
+    actions = {a for s in _statements(FUNCTIONS["PurgeFunction"]) for a in _as_list(s["Action"])}
+    assert not actions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"}
+
+
+# ---- the purge's stream: filtered, partial failures, a dead-letter queue --------------------
+
+
+def _stream_events() -> list[dict[str, Any]]:
+    events = FUNCTIONS["PurgeFunction"]["Properties"]["Events"]
+    return [e["Properties"] for e in events.values() if e["Type"] == "DynamoDB"]
+
+
+def test_purge_stream_event_is_filtered_reports_partial_failures_and_dead_letters() -> None:
+    (stream,) = _stream_events()
+    assert referenced_resources(stream["Stream"]) == {"BinsTable"}
+    assert "StreamArn" in json.dumps(stream["Stream"])
+    filters = stream["FilterCriteria"]["Filters"]
+    assert filters
+    assert all(json.loads(f["Pattern"]) for f in filters)
+    assert "ReportBatchItemFailures" in stream["FunctionResponseTypes"]
+    on_failure = stream["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    assert referenced_resources(on_failure["Destination"]) == {"PurgeDeadLetterQueue"}
+    assert RESOURCES["PurgeDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    # a poison record is retried a bounded number of times and bisected, never forever
+    assert 0 < int(stream["MaximumRetryAttempts"]) <= 10_000
+    assert stream.get("BisectBatchOnFunctionError") is True
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """The subset of Lambda event filtering the template uses: nested objects, lists of
+    allowed values and ``{"exists": bool}``."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, sub in pattern.items():
+            if isinstance(sub, list) and sub and isinstance(sub[0], dict) and "exists" in sub[0]:
+                if (key in value) != sub[0]["exists"]:
+                    return False
+            elif key not in value or not _matches(sub, value[key]):
+                return False
+        return True
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+def _record(event: str, sk: str, new_image: dict[str, Any] | None = None) -> dict[str, Any]:
+    change: dict[str, Any] = {"Keys": {"pk": {"S": "BIN#0123456789abcdef01234567"}, "sk": {"S": sk}}}
+    if new_image is not None:
+        change["NewImage"] = new_image
+    return {"eventName": event, "dynamodb": change}
+
+
+STREAM_RECORDS = [
+    pytest.param(_record("MODIFY", "BIN", {"purgeBelow": {"N": "3"}}), True, id="cut-over"),
+    pytest.param(_record("REMOVE", "BIN"), True, id="bin-deleted"),
+    pytest.param(_record("MODIFY", "BIN", {"rev": {"N": "4"}}), False, id="plain-update"),
+    pytest.param(_record("INSERT", "BIN", {"rev": {"N": "1"}}), False, id="bin-created"),
+    pytest.param(_record("INSERT", "V#0000000000#000001", {}), False, id="version-added"),
+    pytest.param(_record("REMOVE", "V#0000000000#000001"), False, id="version-purged"),
+]
+
+
+@pytest.mark.parametrize(("record", "wanted"), STREAM_RECORDS)
+def test_stream_filter_and_purge_target_agree(record: dict[str, Any], wanted: bool) -> None:
+    """The local poller applies ``purge_target``; AWS applies the template's filter. They
+    must wake the purge for exactly the same records."""
+    from binvault.handlers.purge import purge_target
+
+    (stream,) = _stream_events()
+    patterns = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert any(_matches(p, record) for p in patterns) is wanted
+    assert (purge_target(record) is not None) is wanted
+
+
+# ---- runtime ---------------------------------------------------------------------------
+
+
+def test_globals_pin_the_runtime_and_architecture() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["arm64"]
+    for name, function in FUNCTIONS.items():
+        assert "Runtime" not in function["Properties"], name
+        assert "Architectures" not in function["Properties"], name
+
+
+def test_functions_read_the_tables_they_are_allowed_to_touch() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": "BinsTable"}
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+
+
+def test_timeouts_fit_api_gateway() -> None:
+    # API Gateway gives up after 29 s; a function that runs longer answers nobody
+    api_timeout = FUNCTIONS["ApiFunction"]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+    assert int(api_timeout) < 29
