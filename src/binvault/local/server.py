@@ -48,7 +48,7 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         prefix = f"/{STAGE}"
-        if url.path == f"{prefix}/swagger":
+        if url.path in (f"{prefix}/swagger", f"{prefix}/openapi.json"):
             from binvault.local.swagger import serve_swagger
 
             serve_swagger(self)

@@ -1,0 +1,165 @@
+"""The API's request and response bodies as pydantic models, for the OpenAPI document only.
+
+The request path never imports this module (nor pydantic): the routes build plain dicts,
+because importing pydantic costs ~0.2 s of cold start. ``binvault.openapi`` turns these
+models into ``docs/openapi.json`` at build time, and the contract fuzz test
+(tests/integration/test_fuzz.py) checks every real response against that document, so a
+body that drifts from these models fails a test instead of surprising a client.
+
+Response models forbid extra fields (``additionalProperties: false``): a field the API
+starts sending without documenting it here is a failure too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+BIN_ID_PATTERN = r"^[0-9a-f]{24}$"
+EXAMPLE_BIN_ID = "6650c0ffee0123456789abcd"
+EXAMPLE_TIME = "2026-01-01T12:00:00.000Z"
+
+BinId = Annotated[
+    str,
+    Field(
+        pattern=BIN_ID_PATTERN,
+        description="24 lowercase hexadecimal characters (the JSONBin / ObjectId shape).",
+        examples=[EXAMPLE_BIN_ID],
+    ),
+]
+Timestamp = Annotated[
+    str,
+    Field(description="UTC, ISO 8601 with milliseconds.", examples=[EXAMPLE_TIME]),
+]
+BinName = Annotated[str, Field(min_length=1, max_length=128, description="The name given at creation.")]
+# Omitted when absent, never null: SkipJsonSchema keeps `null` out of the schema.
+OptionalName = BinName | SkipJsonSchema[None]
+
+_ANY_RECORD = {
+    "description": "The bin's content: any JSON object or array.",
+    "anyOf": [{"type": "object"}, {"type": "array"}],
+}
+
+
+class Record(RootModel[dict[str, Any] | list[Any]]):
+    """A stored record, as the API returns it."""
+
+    root: Annotated[dict[str, Any] | list[Any], WithJsonSchema(_ANY_RECORD)]
+
+
+class RecordInput(RootModel[dict[str, Any] | list[Any]]):
+    """A record to store: a non-empty JSON object, or an array."""
+
+    root: Annotated[
+        dict[str, Any] | list[Any],
+        WithJsonSchema(
+            {
+                "description": (
+                    "The record to store: a non-empty JSON object or any JSON array. `{}` or an empty "
+                    "body answers 400 `Bin cannot be blank`; a record above MAX_BIN_BYTES (default "
+                    "102400 bytes) answers 413."
+                ),
+                "anyOf": [{"type": "object", "minProperties": 1}, {"type": "array"}],
+                "examples": [{"greeting": "hello"}],
+            }
+        ),
+    ]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Body):
+    """Every error answer: exactly one human-readable message, never a stack trace."""
+
+    message: str
+
+
+class CreatedMetadata(_Body):
+    id: BinId
+    createdAt: Timestamp
+    private: bool
+    name: OptionalName = None
+
+
+class CreateResponse(_Body):
+    record: Record
+    metadata: CreatedMetadata
+
+
+NewVersion = Annotated[int, Field(ge=1, description="The new version's number (versioned updates only).")]
+AtCap = Annotated[
+    Literal[False],
+    Field(
+        description=(
+            "Present (false) when a versioned update found the bin at MAX_VERSIONS: the record "
+            "replaced the latest one in place and no version was added, as JSONBin does."
+        )
+    ),
+]
+ReadVersion = Annotated[
+    int, Field(ge=0, description="The version read (0 = the base record); absent for GET /b/{binId}.")
+]
+
+
+class UpdatedMetadata(_Body):
+    parentId: BinId
+    private: bool
+    version: NewVersion | SkipJsonSchema[None] = None
+    versioning: AtCap | SkipJsonSchema[None] = None
+
+
+class UpdateResponse(_Body):
+    record: Record
+    metadata: UpdatedMetadata
+
+
+class ReadMetadata(_Body):
+    id: BinId
+    private: bool
+    createdAt: Timestamp
+    name: OptionalName = None
+    version: ReadVersion | SkipJsonSchema[None] = None
+
+
+class ReadResponse(_Body):
+    record: Record
+    metadata: ReadMetadata
+
+
+class ReadBody(RootModel[ReadResponse | Record]):
+    """`{record, metadata}`, or only the bare record (object or array) when the request sent
+    `X-Bin-Meta: false` or `?meta=false`."""
+
+    root: ReadResponse | Record
+
+
+class CountMetadata(_Body):
+    id: BinId
+    versionCount: Annotated[int, Field(ge=0)]
+    private: bool
+
+
+class CountResponse(_Body):
+    metadata: CountMetadata
+
+
+class DeletedMetadata(_Body):
+    id: BinId
+    versionsDeleted: Annotated[
+        int,
+        Field(ge=0, description="How many versions existed at the moment of the cut-over (0 on a repeat)."),
+    ]
+
+
+class DeleteBinResponse(_Body):
+    metadata: DeletedMetadata
+    message: Literal["Bin deleted successfully"]
+
+
+class DeleteVersionsResponse(_Body):
+    metadata: DeletedMetadata
+    message: Literal["Versions for the Bin are deleted successfully"]

@@ -1,0 +1,498 @@
+"""The OpenAPI document cannot drift from the code, and building it costs the Lambda nothing.
+
+- docs/openapi.json is exactly what ``binvault.openapi`` generates now (`make openapi`);
+- the documentation-only resolver declares exactly the real resolver's routes;
+- every route of the contract, every status and every exact error message is documented
+  where it applies, and every message the source can send is documented somewhere;
+- the request path never imports pydantic (the document's models live apart).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from binvault import exceptions as errors
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "openapi.json"
+SRC = ROOT / "src" / "binvault"
+BIN = "/b/{binId}"
+
+# The contract's routes (CONTRACT.md), as the document spells them.
+CONTRACT_ROUTES = {
+    ("POST", "/b"),
+    ("PUT", BIN),
+    ("GET", BIN),
+    ("GET", f"{BIN}/latest"),
+    ("GET", f"{BIN}/{{version}}"),
+    ("GET", f"{BIN}/versions/count"),
+    ("DELETE", BIN),
+    ("DELETE", f"{BIN}/versions"),
+}
+
+QUOTA = "Requests exhausted. Buy additional requests at https://binvault.example/pricing"
+TOO_LARGE = "Bin size exceeds the limit of 102400 bytes"
+UNAUTHORIZED = [errors.MissingMasterKey.message, errors.InvalidMasterKey.message]
+RECORD = [
+    "You need to pass Content-Type set to application/json",
+    "Bin cannot be blank",
+    "Invalid JSON body",
+    "Bin must be a JSON object or array",
+]
+NO_BODY = "This route does not take a request body"
+IF_MATCH = "If-Match must be an entity tag or *"
+BIN_NAME = "X-Bin-Name must be 1 to 128 printable characters"
+IDEMPOTENCY_KEY = "Idempotency-Key must be 1 to 255 printable ASCII characters"
+READ = [NO_BODY, "X-Bin-Meta must be true or false", "meta must be true or false"]
+EVERYWHERE = {401: UNAUTHORIZED, 403: [QUOTA], 503: [errors.ServiceUnavailable.message]}
+NAMED_BIN = {**EVERYWHERE, 404: [errors.BinNotFound.message]}
+WRITES = {
+    409: [errors.IdempotencyInProgress.message],
+    413: [TOO_LARGE, "Request body too large"],
+    422: [errors.IdempotencyKeyReused.message],
+}
+STALE = {412: [errors.PreconditionFailed.message]}
+
+# (method, path) -> status -> the exact messages the document must list for it.
+EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
+    ("POST", "/b"): {
+        400: [*RECORD, "X-Bin-Private must be true or false", BIN_NAME, IDEMPOTENCY_KEY],
+        **EVERYWHERE,
+        **WRITES,
+    },
+    ("PUT", BIN): {
+        400: [
+            errors.InvalidBinId.message,
+            *RECORD,
+            "X-Bin-Versioning must be true or false",
+            IDEMPOTENCY_KEY,
+            IF_MATCH,
+        ],
+        **NAMED_BIN,
+        **WRITES,
+        **STALE,
+    },
+    ("GET", BIN): {400: [errors.InvalidBinId.message, *READ], **NAMED_BIN},
+    ("GET", f"{BIN}/latest"): {400: [errors.InvalidBinId.message, *READ], **NAMED_BIN},
+    ("GET", f"{BIN}/{{version}}"): {
+        400: [errors.InvalidBinId.message, errors.InvalidVersion.message, *READ],
+        **NAMED_BIN,
+        404: [errors.BinNotFound.message, errors.VersionNotFound.message],
+    },
+    ("GET", f"{BIN}/versions/count"): {400: [errors.InvalidBinId.message, NO_BODY], **NAMED_BIN},
+    ("DELETE", BIN): {400: [errors.InvalidBinId.message, NO_BODY, IF_MATCH], **NAMED_BIN, **STALE},
+    ("DELETE", f"{BIN}/versions"): {
+        400: [errors.InvalidBinId.message, "X-Preserve-Latest must be true or false", NO_BODY, IF_MATCH],
+        **NAMED_BIN,
+        **STALE,
+    },
+}
+# Beyond the errors: what every 200 must say.
+ETAG_ON_200 = {route for route in CONTRACT_ROUTES if route != ("DELETE", BIN)}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    from binvault.openapi import build
+
+    return build()
+
+
+def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+def messages(response: dict[str, Any]) -> list[str]:
+    examples = response["content"]["application/json"]["examples"]
+    return [example["value"]["message"] for example in examples.values()]
+
+
+def test_committed_document_is_what_the_code_generates() -> None:
+    from binvault.openapi import render
+
+    assert DOC.read_text() == render(), "docs/openapi.json is stale: run `make openapi` and commit it"
+
+
+def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert document["servers"][0]["url"] == "http://127.0.0.1:3000/v3"
+
+
+def test_schemathesis_loads_every_operation() -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_path(DOC)
+    loaded = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
+    assert loaded == CONTRACT_ROUTES
+
+
+def _normalised(path: str) -> str:
+    return re.sub(r"<[^>]+>", "{}", re.sub(r"\{[^}]+\}", "{}", path))
+
+
+def _routes(resolver: Any) -> set[tuple[str, str]]:
+    return {
+        (route.method.upper(), _normalised(route.path)) for route in resolver._static_routes + resolver._dynamic_routes
+    }
+
+
+def test_documentation_resolver_declares_exactly_the_real_routes() -> None:
+    from binvault.handlers.api import app
+    from binvault.openapi import SPECIALISED_ROUTES, build_resolver
+
+    documented = _routes(build_resolver())
+    specialised = {(method, _normalised(path)) for method, path in SPECIALISED_ROUTES}
+    assert documented - specialised == _routes(app)
+    assert len(app._route_keys) == len(_routes(app))
+
+
+def test_specialised_routes_are_served_by_the_route_they_name() -> None:
+    """GET /b/{binId}/latest has no route of its own: the version route serves it."""
+    from binvault.handlers.api import app
+    from binvault.openapi import SPECIALISED_ROUTES
+
+    bin_id = "0123456789abcdef01234567"
+    for (method, path), (served_method, served_path) in SPECIALISED_ROUTES.items():
+        concrete = path.replace("{binId}", bin_id)
+        serving = [
+            route
+            for route in app._static_routes + app._dynamic_routes
+            if route.method == method and route.rule.fullmatch(concrete)
+        ]
+        assert [(r.method, _normalised(r.path)) for r in serving] == [(served_method, _normalised(served_path))]
+
+
+def test_every_contract_route_is_documented(document: dict[str, Any]) -> None:
+    assert set(operations(document)) == CONTRACT_ROUTES
+
+
+@pytest.mark.parametrize("route", sorted(EXPECTED), ids=" ".join)
+def test_each_route_documents_its_statuses_and_exact_messages(document: dict[str, Any], route: tuple[str, str]) -> None:
+    operation = operations(document)[route]
+    responses = operation["responses"]
+    for status, expected in EXPECTED[route].items():
+        assert str(status) in responses, f"{route} does not document {status}"
+        assert messages(responses[str(status)]) == expected
+        schema = responses[str(status)]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+        for message in expected:
+            assert f"`{message}`" in responses[str(status)]["description"]
+    errors_documented = {int(status) for status in responses if status.startswith(("4", "5"))}
+    assert errors_documented - {429} == set(EXPECTED[route]), "an error status is documented but not expected"
+    assert "200" in responses
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
+    if route in ETAG_ON_200:
+        assert responses["200"]["headers"]["ETag"]["required"] is True
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_error_body_is_exactly_one_message(document: dict[str, Any]) -> None:
+    assert document["components"]["schemas"]["ErrorBody"] == {
+        "additionalProperties": False,
+        "description": "Every error answer: exactly one human-readable message, never a stack trace.",
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"],
+        "title": "ErrorBody",
+        "type": "object",
+    }
+
+
+def test_route_level_answers_are_documented(document: dict[str, Any]) -> None:
+    """404 Route not found and 405 Method not allowed belong to no operation: the document
+    carries them as reusable responses and in the order-of-checks prose."""
+    responses = document["components"]["responses"]
+    assert responses["RouteNotFound"]["content"]["application/json"]["example"] == {"message": "Route not found"}
+    assert responses["MethodNotAllowed"]["content"]["application/json"]["example"] == {"message": "Method not allowed"}
+    description = document["info"]["description"]
+    for text in ("404 `Route not found`", "405 `Method not allowed`", "If-Match", "Idempotency-Key", "| `POST /b` |"):
+        assert text in description
+
+
+def test_headers_and_security_are_documented(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["masterKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Master-Key")
+    ops = operations(document)
+    for route, operation in ops.items():
+        reads = route[0] == "GET"
+        assert operation["security"] == ([{"masterKey": []}, {}] if reads else [{"masterKey": []}]), route
+    headers = {
+        route: {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        for route, operation in ops.items()
+    }
+    assert headers[("POST", "/b")] == {"X-Bin-Private", "X-Bin-Name", "Idempotency-Key"}
+    assert headers[("PUT", BIN)] == {"X-Bin-Versioning", "If-Match", "Idempotency-Key"}
+    assert headers[("DELETE", f"{BIN}/versions")] == {"X-Preserve-Latest", "If-Match"}
+    assert headers[("DELETE", BIN)] == {"If-Match"}
+    for path in (BIN, f"{BIN}/latest", f"{BIN}/{{version}}"):
+        assert headers[("GET", path)] == {"X-Bin-Meta"}
+        assert {p["name"] for p in ops[("GET", path)]["parameters"] if p["in"] == "query"} == {"meta"}
+    for route in (("POST", "/b"), ("PUT", BIN)):
+        assert list(ops[route]["requestBody"]["content"]) == ["application/json"]
+
+
+def test_reads_allow_the_bare_record(document: dict[str, Any]) -> None:
+    read_body = document["components"]["schemas"]["ReadBody"]
+    assert read_body["anyOf"] == [
+        {"$ref": "#/components/schemas/ReadResponse"},
+        {"$ref": "#/components/schemas/Record"},
+    ]
+    assert document["components"]["schemas"]["Record"]["anyOf"] == [{"type": "object"}, {"type": "array"}]
+
+
+# ---- every message the source can send is documented -------------------------------------
+
+
+def _message_patterns() -> list[str]:
+    """Regexes of every error message in the source: BadRequest(...) texts and the
+    ``message`` of every exception class (f-strings become wildcards)."""
+
+    def pattern(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return re.escape(node.value)
+        if isinstance(node, ast.JoinedStr):
+            return "".join(re.escape(part.value) if isinstance(part, ast.Constant) else ".+" for part in node.values)
+        return None
+
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "BadRequest" and node.args:
+                found.append(pattern(node.args[0]))
+    for name in dir(errors):
+        cls = getattr(errors, name)
+        is_error = isinstance(cls, type) and issubclass(cls, errors.BinvaultError) and cls is not errors.BinvaultError
+        if is_error and cls.__init__ is errors.BinvaultError.__init__:  # the others are covered just below
+            found.append(re.escape(cls.message))
+    found += [r"Requests exhausted\. Buy additional requests at .+", r"Bin size exceeds the limit of .+ bytes"]
+    return [p for p in found if p is not None]
+
+
+def test_every_message_the_source_can_send_is_documented(document: dict[str, Any]) -> None:
+    documented = [
+        m
+        for operation in operations(document).values()
+        for r in operation["responses"].values()
+        if "examples" in r.get("content", {}).get("application/json", {})
+        for m in messages(r)
+    ]
+    documented += [
+        r["content"]["application/json"]["example"]["message"] for r in document["components"]["responses"].values()
+    ]
+    for pattern in _message_patterns():
+        if pattern == re.escape(errors.BadRequest.message):  # the base class' generic text is never sent
+            continue
+        assert any(re.fullmatch(pattern, message) for message in documented), f"undocumented message: {pattern}"
+
+
+def test_every_documented_message_occurs_in_the_source(document: dict[str, Any]) -> None:
+    # API Gateway's own answers (template.yaml GatewayResponses, and the local server's 413).
+    gateway = ["Request body too large", "Too many requests, please retry"]
+    template = (ROOT / "template.yaml").read_text()
+    assert all(f'"message": "{message}"' in template for message in gateway)
+    patterns = [*_message_patterns(), *map(re.escape, gateway)]
+    for operation in operations(document).values():
+        for response in operation["responses"].values():
+            for message in messages(response) if "examples" in response["content"]["application/json"] else []:
+                assert any(re.fullmatch(p, message) for p in patterns), f"{message!r} is in no source"
+
+
+def test_every_flag_header_the_routes_read_is_documented(document: dict[str, Any]) -> None:
+    tree = ast.parse((SRC / "handlers" / "api.py").read_text())
+    flags = {
+        node.args[1].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", None) == "flag"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert flags == {"X-Bin-Private", "X-Bin-Versioning", "X-Bin-Meta", "meta", "X-Preserve-Latest"}
+    text = json.dumps(document)
+    for name in flags:
+        assert f"{name} must be true or false" in text
+
+
+# ---- the request path stays free of pydantic ---------------------------------------------
+
+REQUEST_PATH = """
+import json, os, sys
+from moto import mock_aws
+from binvault.local import moto_fixes
+from binvault.local.template_tables import create_tables
+from binvault.dal.client import dynamodb
+from binvault import admin
+from binvault.handlers.api import lambda_handler
+from binvault.local.events import LocalContext, rest_event
+
+moto_fixes.install()
+statuses = []
+def call(method, path, headers=None, body=None):
+    reply = lambda_handler(rest_event(method, path, headers, body), LocalContext())
+    statuses.append(reply["statusCode"])
+    return json.loads(reply["body"])
+
+with mock_aws():
+    create_tables(dynamodb(), os.environ["TABLE_NAME"], os.environ["IDEMPOTENCY_TABLE_NAME"])
+    key = {"X-Master-Key": admin.create_account(100)["masterKey"], "Content-Type": "application/json"}
+    call("GET", "/b/not-a-bin-id")
+    bin_id = call("POST", "/b", key, '{"a": 1}')["metadata"]["id"]
+    call("PUT", f"/b/{bin_id}", {**key, "X-Bin-Versioning": "true"}, '{"a": 2}')
+    call("PUT", f"/b/{bin_id}", {**key, "Idempotency-Key": "k1"}, '{"a": 3}')
+    call("GET", f"/b/{bin_id}/latest", {**key, "X-Bin-Meta": "false"})
+    call("GET", f"/b/{bin_id}/1", key)
+    call("GET", f"/b/{bin_id}/versions/count", key)
+    call("DELETE", f"/b/{bin_id}/versions", {**key, "X-Preserve-Latest": "true"})
+    call("DELETE", f"/b/{bin_id}", key)
+print(json.dumps({"statuses": statuses, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_request_path_never_imports_pydantic() -> None:
+    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", REQUEST_PATH], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["statuses"] == [400, 200, 200, 200, 200, 200, 200, 200, 200]
+    loaded = set(result["modules"])
+    assert not {m for m in loaded if m.split(".")[0] == "pydantic"}, "the request path imported pydantic"
+    assert "binvault.openapi" not in loaded
+    assert "binvault.models.api" not in loaded
+
+
+# ---- the local Swagger UI -----------------------------------------------------------------
+
+
+def test_swagger_page_assets_and_document_are_served() -> None:
+    """serve_swagger answers the page, its bundled assets and the document (loopback only)."""
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from binvault.local.swagger import serve_swagger
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        do_GET = do_HEAD = do_POST = serve_swagger
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/v3"
+    try:
+        with urllib.request.urlopen(f"{base}/swagger") as page:
+            html = page.read().decode()
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert 'url: "/v3/openapi.json"' in html
+        for asset, kind in (("js", "javascript"), ("css", "css")):
+            assert f"/v3/swagger?asset={asset}" in html
+            with urllib.request.urlopen(f"{base}/swagger?asset={asset}") as reply:
+                assert kind in reply.headers["Content-Type"] and len(reply.read()) > 10_000
+        with urllib.request.urlopen(f"{base}/openapi.json") as reply:
+            served = json.loads(reply.read())
+        assert served["servers"][0]["url"] == base
+        assert served["paths"] == json.loads(DOC.read_text())["paths"]
+        request = urllib.request.Request(f"{base}/openapi.json", method="POST", data=b"")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 405
+        assert json.loads(refused.value.read()) == {"message": "Method not allowed"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---- `make invoke`: one event through a handler, as `sam local invoke -e` ----------------
+
+
+@pytest.fixture
+def invoke_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """invoke fills in the local stack's settings; undo that after the test."""
+    saved = dict(os.environ)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _invoke(tmp_path: Path, event: dict[str, Any], *args: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from binvault.local import invoke
+
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = invoke.main([*args, str(path)])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_invoke_runs_an_api_event_against_seeded_in_process_tables(invoke_env: None, tmp_path: Path) -> None:
+    from binvault.local.events import rest_event
+
+    bin_id = "6650c0ffee0123456789abcd"
+    event = rest_event("DELETE", f"/b/{bin_id}/versions", {"X-Master-Key": "k-123", "X-Preserve-Latest": "true"})
+    code, out, err = _invoke(tmp_path, event)
+    assert code == 0
+    response = json.loads(out)  # stdout is the response alone; logs and notes go to stderr
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["metadata"] == {"id": bin_id, "versionsDeleted": 3}
+    assert "in-process moto" in err and f"created bin {bin_id} with 3 versions" in err
+
+
+def test_invoke_without_seed_starts_from_empty_tables(invoke_env: None, tmp_path: Path) -> None:
+    from binvault.local.events import rest_event
+
+    event = rest_event("POST", "/b", {"X-Master-Key": "k-123", "Content-Type": "application/json"}, '{"a": 1}')
+    code, out, _ = _invoke(tmp_path, event, "--no-seed")
+    assert code == 0
+    assert json.loads(json.loads(out)["body"]) == {"message": errors.InvalidMasterKey.message}
+
+
+def test_invoke_sends_stream_records_to_the_purge_function(invoke_env: None, tmp_path: Path) -> None:
+    keys = {"pk": {"S": "BIN#6650c0ffee0123456789abcd"}, "sk": {"S": "BIN"}}
+    record = {
+        "eventID": "1",
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000",
+        "dynamodb": {"Keys": keys, "NewImage": {**keys, "purgeBelow": {"N": "1"}}, "SequenceNumber": "1"},
+    }
+    code, out, _ = _invoke(tmp_path, {"Records": [record]})
+    assert (code, json.loads(out)) == (0, {"batchItemFailures": []})
+
+
+def test_invoke_reports_an_unhandled_error_as_lambda_does(invoke_env: None, tmp_path: Path) -> None:
+    code, out, _ = _invoke(tmp_path, {"Records": []})  # Lambda never sends an empty batch
+    assert code == 1
+    assert json.loads(out)["errorType"] == "UnexpectedBatchTypeError"
+
+
+def test_invoke_refuses_a_file_that_is_not_an_event(invoke_env: None, tmp_path: Path) -> None:
+    from binvault.local import invoke
+
+    (tmp_path / "list.json").write_text("[]")
+    for name in ("list.json", "missing.json"):
+        with pytest.raises(SystemExit) as refused:
+            invoke.main([str(tmp_path / name)])
+        assert refused.value.code == 2
