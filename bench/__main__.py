@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start, delete_versions, load, plots, report, round_trips, storage
-from bench.common import RESULTS, local_stack, machine_info, users_record, write_json
+from bench.common import RESULTS, load_average, local_stack, machine_info, users_record, write_json
 
 
 def _phase(results: dict[str, Any], name: str, work: Callable[[], Any]) -> Any:
@@ -30,9 +30,8 @@ def _phase(results: dict[str, Any], name: str, work: Callable[[], Any]) -> Any:
 def _stack_log_findings(log: Path) -> dict[str, int]:
     text = log.read_text(errors="replace") if log.exists() else ""
     return {
-        "purge_dead_lettered": text.count("dead-lettered"),
         "purge_batch_failures": text.count("All records failed processing"),
-        "errors_logged": text.count('"level":"ERROR"') + text.count("ERROR "),
+        "purge_dead_lettered": text.count("dead-lettered"),
     }
 
 
@@ -55,6 +54,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
             _phase(results, "load", lambda: load.run(stack, quick))
         results["local_stack_log"] = _stack_log_findings(log)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = load_average()
 
     out.mkdir(parents=True, exist_ok=True)
     plots.delete_versions(results["delete_versions"], out / "delete_versions.png")
@@ -68,9 +68,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small counts, a smoke run (into results/quick/)"
-    )
+    parser.add_argument("--quick", action="store_true", help="small counts, a smoke run (into results/quick/)")
     args = parser.parse_args(argv)
     out = RESULTS / "quick" if args.quick else RESULTS
     results = run(args.quick, out)

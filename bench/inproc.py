@@ -115,9 +115,9 @@ class Stream:
         self.streams = boto3.client("dynamodbstreams")
         shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
         self.iterators = [
-            self.streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+            self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+                "ShardIterator"
+            ]
             for shard in shards
         ]
 

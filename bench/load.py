@@ -27,12 +27,12 @@ from bench.common import Client, Deadline, Stack, expect, summary_ms, users_reco
 
 MIX = (("GET /latest", 35), ("GET base", 25), ("PUT versioned", 30), ("DELETE versions", 10))
 FULL = {
-    "requests": 1500,
+    "requests": 1200,
     "threads": 8,
-    "single_requests": 150,
+    "single_requests": 100,
     "bins": 16,
-    "seconds": 120.0,
-    "size_rounds": 20,
+    "seconds": 90.0,
+    "size_rounds": 15,
 }
 QUICK = {"requests": 200, "threads": 8, "single_requests": 40, "bins": 8, "seconds": 40.0, "size_rounds": 5}
 SIZES = (1_000, 10_000, 100_000)
@@ -128,23 +128,25 @@ def keep_alive_stall(stack: Stack, rounds: int = 20) -> dict[str, float]:
         client = stack.client(keep_alive=keep_alive)
         times = [client.request("GET", "/b/not-a-bin-id").seconds for _ in range(rounds)]
         client.close()
-        medians["kept_alive_ms" if keep_alive else "fresh_connection_ms"] = round(
-            statistics.median(times) * 1000, 2
-        )
+        medians["kept_alive_ms" if keep_alive else "fresh_connection_ms"] = round(statistics.median(times) * 1000, 2)
     return medians
 
 
 def run(stack: Stack, quick: bool = False) -> dict[str, Any]:
     settings = QUICK if quick else FULL
+    stack.settle()
+    stall = keep_alive_stall(stack)
+    sizes = record_size(stack, settings["size_rounds"])
     bins, records = seed_bins(stack, settings["bins"])
     single = mixed(stack, bins, records, settings["single_requests"], 1, settings["seconds"])
+    stack.settle()
     return {
         "settings": settings,
         "mix": dict(MIX),
         "mixed": mixed(stack, bins, records, settings["requests"], settings["threads"], settings["seconds"]),
         "single_thread": single,
-        "record_size": record_size(stack, settings["size_rounds"]),
-        "keep_alive_stall": keep_alive_stall(stack),
+        "record_size": sizes,
+        "keep_alive_stall": stall,
     }
 
 

@@ -31,7 +31,11 @@ def delete_versions(result: dict[str, Any], path: Path) -> None:
     left.set_ylim(bottom=0, top=max(max(s) for s in result["delete_samples_ms"].values()) * 1.3)
     left.set_xlabel("versions in the bin")
     left.set_ylabel("response time (ms)")
-    left.set_title(f"Request: time({sizes[-1]}) / time({sizes[0]}) = {result['ratio']}x")
+    left.set_title(
+        f"Request: time({sizes[-1]}) / time({sizes[0]}) = {result['ratio']}x (medians), "
+        f"{result['ratio_of_minimums']}x (fastest)",
+        fontsize=10,
+    )
     left.grid(True, which="both", alpha=0.3)
     left.legend(loc="lower right")
 
@@ -61,9 +65,7 @@ def load(result: dict[str, Any], versions: dict[str, Any] | None, path: Path) ->
     mixed = result["mixed"]
     operations = list(result["mix"])
     width = 0.26
-    for offset, (key, color) in enumerate(
-        (("p50_ms", "tab:green"), ("p95_ms", "tab:orange"), ("p99_ms", "tab:red"))
-    ):
+    for offset, (key, color) in enumerate((("p50_ms", "tab:green"), ("p95_ms", "tab:orange"), ("p99_ms", "tab:red"))):
         values = [mixed["operations"][op].get(key, 0) for op in operations]
         axes[0].bar(
             [i + (offset - 1) * width for i in range(len(operations))],
@@ -75,7 +77,9 @@ def load(result: dict[str, Any], versions: dict[str, Any] | None, path: Path) ->
     axes[0].set_xticks(range(len(operations)), [op.replace(" ", "\n", 1) for op in operations], fontsize=8)
     axes[0].set_ylabel("ms")
     axes[0].set_title(f"Mixed load: {mixed['requests_per_second']} req/s, {mixed['threads']} threads")
-    axes[0].legend()
+    tallest = max(mixed["operations"][op].get("p99_ms", 0) for op in operations)
+    axes[0].set_ylim(0, tallest * 1.25 or 1)
+    axes[0].legend(loc="upper left", ncols=3, fontsize=8)
     axes[0].grid(True, axis="y", alpha=0.3)
 
     sizes = [int(size) for size in result["record_size"]]
@@ -83,9 +87,7 @@ def load(result: dict[str, Any], versions: dict[str, Any] | None, path: Path) ->
         rows = [result["record_size"][str(size)][operation] for size in sizes]
         p50 = [row["p50_ms"] for row in rows]
         above = [row["p95_ms"] - row["p50_ms"] for row in rows]
-        axes[1].errorbar(
-            sizes, p50, yerr=[[0] * len(p50), above], marker="o", capsize=4, label=operation, color=color
-        )
+        axes[1].errorbar(sizes, p50, yerr=[[0] * len(p50), above], marker="o", capsize=4, label=operation, color=color)
     _log_axis(axes[1], sizes)
     axes[1].set_ylim(bottom=0)
     axes[1].set_xlabel("record size (bytes of JSON)")

@@ -58,9 +58,7 @@ def _routes() -> list[Route]:
         return lambda s, b, r, t: s.call("GET", f"/b/{b}{suffix}")
 
     def delete_versions(preserve: bool) -> Request:
-        return lambda s, b, r, t: s.call(
-            "DELETE", f"/b/{b}/versions", X_Preserve_Latest=str(preserve).lower()
-        )
+        return lambda s, b, r, t: s.call("DELETE", f"/b/{b}/versions", X_Preserve_Latest=str(preserve).lower())
 
     routes = [
         Route("POST /b", None, post()),
@@ -144,6 +142,25 @@ def measure(s: Session, route: Route, cold: bool, record: Any, version_records: 
     return result
 
 
+def _delete_versions_by_count(s: Session, record: Any, counts: list[int]) -> dict[str, Any]:
+    """The same request path whatever the number of versions: calls and units for each count."""
+    rows = {}
+    for count in counts:
+        bin_id = s.create(record)
+        s.add_versions(bin_id, [record] * count)
+        s.drain_purge()
+        s.meter.start()
+        response = s.call("DELETE", f"/b/{bin_id}/versions", X_Preserve_Latest="true")
+        row = describe(s.meter.stop())
+        if response.status != 200 or response.body["metadata"]["versionsDeleted"] != count:
+            raise RuntimeError(f"delete {count} versions: HTTP {response.status} {response.body}")
+        s.meter.start()
+        s.drain_purge()
+        row["purge"] = describe(s.meter.stop())
+        rows[str(count)] = row
+    return rows
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     record = users_record(1000, seed=1)
     version_records = [users_record(1000, seed=100 + n) for n in range(VERSIONS)]
@@ -161,8 +178,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                 if not route.optional:
                     raise
                 errors[route.name] = f"{type(error).__name__}: {error}"
+        by_count = _delete_versions_by_count(s, record, [1, 10] if quick else [1, 100])
     return {
         "record_bytes": compact_size(record),
+        "delete_versions_by_count": by_count,
         "versions_per_bin": VERSIONS,
         "depth_method": __doc__.split("\n\n")[1].replace("\n", " "),
         "routes": rows,
@@ -182,9 +201,26 @@ def markdown(result: dict[str, Any]) -> str:
             f"| `{name}` | {warm['calls']} / {cold['calls']} | {warm['depth']} / {cold['depth']} "
             f"| {warm['rcu']:g} / {cold['rcu']:g} | {warm['wru']:g} | {warm['sequence']} |"
         )
+    by_count = result.get("delete_versions_by_count", {})
+    if by_count:
+        lines += [
+            "",
+            "`DELETE /b/{id}/versions` (preserve latest, warm) by number of versions: the request path "
+            "does not change; only the purge behind it grows:",
+            "",
+            "| versions | calls | sequential steps | RCU | WRU | purge calls | purge WRU |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for count, row in by_count.items():
+            lines.append(
+                f"| {count} | {row['calls']} | {row['depth']} | {row['rcu']:g} | {row['wru']:g} "
+                f"| {row['purge']['calls']} | {row['purge']['wru']:g} |"
+            )
     purges = [(n, r["warm"]["purge"]) for n, r in result["routes"].items() if "purge" in r["warm"]]
     if purges:
         lines += ["", "Off the request path (the stream-driven purge, for the bins above):", ""]
         lines += ["| after | purge calls | RCU | WRU |", "|---|---|---|---|"]
         lines += [f"| `{n}` | {p['sequence']} | {p['rcu']:g} | {p['wru']:g} |" for n, p in purges]
+    for name, error in result.get("errors", {}).items():
+        lines += ["", f"Not measured, `{name}`: {error}"]
     return "\n".join(lines) + "\n"

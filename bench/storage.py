@@ -66,9 +66,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             base, version = items["base"], items["version"]
             stored = value_size(version["record"])
             stored_units = _units(item_size(base), item_size(version))
-            raw_units = _units(
-                _raw_equivalent(base, len(records.dumps(record))), _raw_equivalent(version, raw)
-            )
+            raw_units = _units(_raw_equivalent(base, len(records.dumps(record))), _raw_equivalent(version, raw))
             encode_ms, decode_ms = _codec_ms(next_record, 5 if quick else 20)
             # What-if: the base item without its record (kept in an item of its own).
             lean_base = item_size(base) - len("record") - value_size(base["record"])

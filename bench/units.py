@@ -174,9 +174,8 @@ class Meter:
 
     def _get(self, table: str, attributes: dict[str, Any]) -> dict[str, Any] | None:
         key = {name: attributes[name] for name in self._key_names(table)}
-        item: dict[str, Any] | None = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get(
-            "Item"
-        )
+        response = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
         return item
 
     def _state_before(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -220,10 +219,7 @@ class Meter:
         if operation == "GetItem":
             call.rcu = read_units(item_size(parsed.get("Item")), consistent)
         elif operation == "Query":
-            read = [
-                before["sizes"].get((i["pk"]["S"], i["sk"]["S"]), item_size(i))
-                for i in parsed.get("Items", [])
-            ]
+            read = [before["sizes"].get((i["pk"]["S"], i["sk"]["S"]), item_size(i)) for i in parsed.get("Items", [])]
             call.rcu = read_units(sum(read), consistent)
         elif operation in ("UpdateItem", "PutItem"):
             table = params["TableName"]

@@ -30,9 +30,7 @@ def test_jsonbin_client_walkthrough(service: LocalService) -> None:
     }
     assert service.request("GET", f"/b/{bin_id}").body["record"] == {"greeting": "third"}
     assert service.request("GET", f"/b/{bin_id}/1").status == 404
-    assert service.request("GET", f"/b/{bin_id}", headers={"X-Bin-Meta": "false"}).body == {
-        "greeting": "third"
-    }
+    assert service.request("GET", f"/b/{bin_id}", headers={"X-Bin-Meta": "false"}).body == {"greeting": "third"}
     # and delete the bin
     assert service.request("DELETE", f"/b/{bin_id}").body["message"] == "Bin deleted successfully"
     assert service.request("GET", f"/b/{bin_id}").status == 404
@@ -113,6 +111,4 @@ def test_admin_cli_against_the_local_table(service: LocalService) -> None:
         ).stdout
     )
     assert user.request("POST", "/b", {"a": 1}).status == 401
-    assert (
-        LocalService(service.url, "", rotated["masterKey"], []).request("POST", "/b", {"a": 1}).status == 200
-    )
+    assert LocalService(service.url, "", rotated["masterKey"], []).request("POST", "/b", {"a": 1}).status == 200

@@ -24,9 +24,7 @@ def _body_for(method: str) -> dict[str, str] | None:
     return {"x": "y"} if method in ("PUT", "POST") else None
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/nope"), ("GET", "/"), ("POST", "/b/x/y/z"), ("GET", "/c/1")]
-)
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("GET", "/"), ("POST", "/b/x/y/z"), ("GET", "/c/1")])
 def test_unknown_route_is_404(api: Api, method: str, path: str) -> None:
     reply = api(method, path)
     assert (reply.status, reply.body) == (404, {"message": "Route not found"})
@@ -47,9 +45,7 @@ def test_known_route_other_method_is_405(api: Api, method: str, path: str) -> No
     assert (reply.status, reply.body) == (405, {"message": "Method not allowed"})
 
 
-@pytest.mark.parametrize(
-    "bad_id", ["123", "0123456789ABCDEF01234567", "0123456789abcdef0123456z", "%2e%2e", "é" * 24]
-)
+@pytest.mark.parametrize("bad_id", ["123", "0123456789ABCDEF01234567", "0123456789abcdef0123456z", "%2e%2e", "é" * 24])
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_malformed_bin_id_is_400_before_auth(api: Api, method: str, path: str, bad_id: str) -> None:
     reply = api(method, path.format(id=bad_id), body=_body_for(method), key=None)

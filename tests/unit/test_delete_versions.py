@@ -84,9 +84,7 @@ def test_next_versioned_update_is_version_one(api: Api, new_bin: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "", " ", "truee", "null"])
-def test_bad_preserve_header_is_400_and_changes_nothing(
-    api: Api, new_bin: str, value: str, ddb: object
-) -> None:
+def test_bad_preserve_header_is_400_and_changes_nothing(api: Api, new_bin: str, value: str, ddb: object) -> None:
     add_versions(api, new_bin, 2)
     before = bin_items(ddb)
     reply = api("DELETE", f"/b/{new_bin}/versions", headers={"X-Preserve-Latest": value})

@@ -46,9 +46,7 @@ def test_create_accepts_arrays_and_public_flag(api: Api) -> None:
         ),
     ],
 )
-def test_create_rejects_bad_input(
-    api: Api, headers: dict[str, str], body: str, message: str, ddb: object
-) -> None:
+def test_create_rejects_bad_input(api: Api, headers: dict[str, str], body: str, message: str, ddb: object) -> None:
     reply = api("POST", "/b", headers=headers, body=body)
     assert (reply.status, reply.body) == (400, {"message": message})
     assert bin_items(ddb) == []

@@ -20,9 +20,7 @@ def _warm(api: Api, bin_id: str) -> None:
 
 
 @pytest.mark.parametrize("count", SIZES)
-def test_delete_versions_calls_are_constant(
-    api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int
-) -> None:
+def test_delete_versions_calls_are_constant(api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int) -> None:
     seed_versions(new_bin, count) if count else None
     _warm(api, new_bin)
     dynamodb_calls.reset()
@@ -50,9 +48,7 @@ def test_delete_versions_preserving_calls_are_constant(
 
 
 @pytest.mark.parametrize("count", SIZES)
-def test_delete_bin_calls_are_constant(
-    api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int
-) -> None:
+def test_delete_bin_calls_are_constant(api: Api, new_bin: str, dynamodb_calls: CallCounter, count: int) -> None:
     seed_versions(new_bin, count) if count else None
     _warm(api, new_bin)
     dynamodb_calls.reset()

@@ -71,7 +71,7 @@ def running(port: int, dynamodb_port: int, demo_requests: int = 100_000) -> Iter
 
     moto_fixes.install()
     get_settings.cache_clear()
-    dynamodb.cache_clear()
+    dynamodb.cache_clear()  # type: ignore[attr-defined]
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
     moto.start()
     stop = threading.Event()

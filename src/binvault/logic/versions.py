@@ -19,9 +19,7 @@ from binvault.models.bins import Bin, StoredRecord, etag_for
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
 
 
-def delete_versions(
-    master_key: str | None, bin_id: str, preserve_latest: bool, if_match: list[str] | None
-) -> Outcome:
+def delete_versions(master_key: str | None, bin_id: str, preserve_latest: bool, if_match: list[str] | None) -> Outcome:
     def attempt(base: Bin) -> Outcome:
         if base.version_count == 0:
             # Nothing to cut over: the call is idempotent and changes nothing.
