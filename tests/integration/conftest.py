@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +101,8 @@ def service() -> Iterator[LocalService]:
     if key is None:
         process.kill()
         pytest.fail("local stack did not start:\n" + "".join(output))
+    # keep draining its output, or a chatty stack would block on a full pipe
+    threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True).start()
     try:
         yield LocalService(f"http://127.0.0.1:{port}/v3", f"http://127.0.0.1:{dynamodb_port}", key, output)
     finally:

@@ -228,7 +228,9 @@ def handle_unmatched(_: Exception) -> Response[str]:
         if not pattern.fullmatch(path):
             continue
         if method not in methods:
-            return domain_error_response(MethodNotAllowed())
+            refused = domain_error_response(MethodNotAllowed())
+            refused.headers["Allow"] = ", ".join(sorted(methods))  # RFC 9110 requires it on 405
+            return refused
         parts = path.split("/")
         if not re.fullmatch(r"[0-9a-f]{24}", parts[2]):
             return domain_error_response(InvalidBinId())

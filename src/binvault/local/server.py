@@ -81,7 +81,7 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
             headers[name] = ", ".join(values)
         self._send(int(result["statusCode"]), headers, raw)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = _serve
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:

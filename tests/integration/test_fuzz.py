@@ -1,0 +1,401 @@
+"""Contract fuzzing: schemathesis drives the committed docs/openapi.json against the real
+local HTTP server (`python -m binvault.local.stack` in a subprocess, so the unit tests'
+per-test environment cannot redirect its handler, and its logging stays its own).
+
+Every generated request is sent three times: with an unknown key, with no key and with the
+demo account's key (valid last, as it is the one that may change data). The run
+fails on any 5xx, any answer the document does not describe (status, body schema,
+content type, required headers), an error message not listed for that operation and
+status, a read with metadata that is not `{record, metadata}`, and any change to the
+stored bins caused by a request that was refused (4xx).
+
+Valid bin ids are steered to real bins with versions (ours, public, another account's),
+so the fuzzer reaches existing data instead of answering 404 every time; bins a fuzzed
+request deleted are replaced, bins it created are deleted again. Deterministic
+(derandomize, no learning from responses) and bounded: 326 generated requests, each sent
+with the three keys, in about 1 to 1.5 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from binvault import exceptions as errors
+from binvault.dal import keys
+from binvault.models.api import ReadResponse
+from binvault.openapi import MESSAGE_PATTERNS
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+TABLE = "binvault-fuzz"
+MAX_EXAMPLES = 12
+UNKNOWN_KEY = "unknown-key-0123456789abcdefghijklmnopqrstuvwxyz"
+BIN_ID = re.compile(r"[0-9a-f]{24}")
+VERSION = re.compile(r"[0-9]{1,12}")
+# Few items keep the per-request table scan cheap (moto scans cost ~2 ms per item).
+VERSIONS_PER_BIN = 2
+MAX_VERSIONS_KEPT = 4
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+schema = schemathesis.openapi.from_path(
+    DOC,
+    config=schemathesis.Config.from_dict(
+        {
+            "generation": {
+                "mode": "all",
+                "deterministic": True,
+                # X-Master-Key is set by the test: valid, unknown, absent.
+                "with-security-parameters": False,
+                "max-examples": MAX_EXAMPLES,
+            },
+            # No learning from responses: bin ids are random per run, and the run must not
+            # depend on them.
+            "phases": {
+                "stateful": {"enabled": False},
+                "examples": {"extra-data-sources": {"responses": False}},
+                "coverage": {
+                    "extra-data-sources": {"responses": False},
+                    # TRACE, QUERY and OPTIONS are left out: see check_undeclared_method.
+                    "unexpected-methods": ["GET", "PUT", "POST", "DELETE", "PATCH"],
+                },
+                "fuzzing": {"extra-data-sources": {"responses": False}, "error-feedback": {"enabled": False}},
+            },
+        }
+    ),
+)
+DOCUMENT = json.loads(DOC.read_text())
+
+
+# ---- the local stack in a subprocess ---------------------------------------------------
+
+
+@dataclass
+class Bin:
+    id: str
+    key: str  # the owner's key
+    private: bool
+
+
+@dataclass
+class Stack:
+    api_url: str
+    dynamodb_url: str
+    key: str
+    other_key: str
+    session: requests.Session
+    pool: list[Bin] = field(default_factory=list)
+    # The stored bins as of the last request (see bins()).
+    snapshot: dict[tuple[str, str], Any] = field(default_factory=dict)
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.dynamodb_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def new_bin(self, key: str, private: bool) -> Bin:
+        headers = {"X-Master-Key": key, "X-Bin-Private": str(private).lower()}
+        reply = self.session.post(f"{self.api_url}/b", json={"v": 0}, headers=headers)
+        assert reply.status_code == 200, reply.text
+        made = Bin(reply.json()["metadata"]["id"], key, private)
+        self.add_versions(made)
+        return made
+
+    def add_versions(self, target: Bin) -> None:
+        for n in range(1, VERSIONS_PER_BIN + 1):
+            headers = {"X-Master-Key": target.key, "X-Bin-Versioning": "true"}
+            reply = self.session.put(f"{self.api_url}/b/{target.id}", json={"v": n}, headers=headers)
+            assert reply.status_code == 200, reply.text
+
+    def bins(self) -> dict[tuple[str, str], Any]:
+        """Every bin item a client can reach: base items and their current generation's
+        versions (the purge worker removes older generations' items at its own pace)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+        while True:
+            page = self._client.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        bases = {
+            item["pk"]["S"]: item
+            for item in items
+            if item["pk"]["S"].startswith(keys.BIN_PREFIX) and item["sk"]["S"] == keys.BIN_SK
+        }
+        visible = {}
+        for item in items:
+            pk, sk = item["pk"]["S"], item["sk"]["S"]
+            base = bases.get(pk)
+            if base is None:
+                continue
+            if sk != keys.BIN_SK and item["generation"] != base["generation"]:
+                continue
+            visible[(pk, sk)] = item
+        return visible
+
+
+def _follow(process: subprocess.Popen[str]) -> list[str]:
+    """The process's stdout lines, collected on a thread (a pipe read has no timeout, and
+    an undrained pipe would block the server once its buffer fills)."""
+    output: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout or []:
+            output.append(line)
+
+    threading.Thread(target=read, name="stack-stdout", daemon=True).start()
+    return output
+
+
+def _demo_key(process: subprocess.Popen[str], output: list[str], timeout: float) -> str:
+    """The key from the banner's `demo key   <key>` line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in list(output):
+            match = re.match(r"\s*demo key\s+(\S+)", line)
+            if match:
+                return match.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"the local stack did not start: {''.join(output)}")
+
+
+def _create_account(dynamodb_url: str, env: dict[str, str]) -> str:
+    admin = [sys.executable, "-m", "binvault.admin", "--table", TABLE, "--endpoint-url", dynamodb_url]
+    done = subprocess.run(
+        [*admin, "create-account", "--requests", "1000000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return str(json.loads(done.stdout)["masterKey"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    port, dynamodb_port = free_port(), free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(
+        PORT=str(port),
+        DYNAMODB_PORT=str(dynamodb_port),
+        TABLE_NAME=TABLE,
+        IDEMPOTENCY_TABLE_NAME=f"{TABLE}-idempotency",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path_factory.mktemp("fuzz") / "stack.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "binvault.local.stack"], stdout=subprocess.PIPE, stderr=stderr, env=env, text=True
+        )
+    output = _follow(process)
+    try:
+        key = _demo_key(process, output, timeout=60)
+        dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
+        started = Stack(
+            api_url=f"http://127.0.0.1:{port}/v3",
+            dynamodb_url=dynamodb_url,
+            key=key,
+            other_key=_create_account(dynamodb_url, {**env, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url}),
+            session=requests.Session(),
+        )
+        started.pool = [
+            started.new_bin(key, private=True),
+            started.new_bin(key, private=False),
+            started.new_bin(started.other_key, private=True),
+            started.new_bin(started.other_key, private=False),
+        ]
+        started.snapshot = started.bins()
+        began = time.monotonic()
+        yield started
+        elapsed = time.monotonic() - began
+        statuses = " ".join(f"{name}={count}" for name, count in sorted(started.stats.items()))
+        sys.stderr.write(f"\nfuzz: {started.stats['requests']} requests in {elapsed:.1f}s; {statuses}\n")
+        logs = log.read_text() + "".join(output)
+        assert "Traceback" not in logs and '"level":"ERROR"' not in logs, logs
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---- steering generated values to real data --------------------------------------------
+
+
+def steer(case: schemathesis.Case, stack: Stack) -> Bin | None:
+    """Point a well-formed bin id at a pool bin (most of the time) and a well-formed
+    version number at 0..VERSIONS_PER_BIN+1 (some exist, some do not)."""
+    params = case.path_parameters or {}
+    chosen = None
+    raw = params.get("binId")
+    if isinstance(raw, str) and BIN_ID.fullmatch(raw):
+        slot = int(raw, 16) % (len(stack.pool) + 1)
+        if slot < len(stack.pool):  # the remaining slot keeps a random (unknown) id
+            chosen = stack.pool[slot]
+            params["binId"] = chosen.id
+    version = params.get("version")
+    if isinstance(version, str) and VERSION.fullmatch(version):
+        params["version"] = str(int(version) % (VERSIONS_PER_BIN + 2))
+    return chosen
+
+
+def tidy_up(case: schemathesis.Case, stack: Stack, target: Bin | None, response: schemathesis.Response) -> bool:
+    """After a valid-key success: keep the pool full of bins with a few versions, and the
+    table small (a created bin is deleted again). Returns whether anything was changed."""
+    if response.status_code != 200:
+        return False
+    method, body = case.method.upper(), response.json()
+    if method == "POST":
+        # 404: an Idempotency-Key replay answered with a bin deleted here before.
+        reply = stack.session.delete(f"{stack.api_url}/b/{body['metadata']['id']}", headers={"X-Master-Key": stack.key})
+        assert reply.status_code in (200, 404), reply.text
+        return True
+    if target is None:
+        return False
+    if method == "DELETE" and case.path.endswith("/versions"):
+        stack.add_versions(target)
+        return True
+    if method == "DELETE":
+        stack.pool[stack.pool.index(target)] = stack.new_bin(target.key, target.private)
+        return True
+    if method == "PUT" and body["metadata"].get("version", 0) > MAX_VERSIONS_KEPT:
+        reply = stack.session.delete(f"{stack.api_url}/b/{target.id}/versions", headers={"X-Master-Key": target.key})
+        assert reply.status_code == 200, reply.text
+        stack.add_versions(target)
+        return True
+    return False
+
+
+# ---- checks beyond the schema ----------------------------------------------------------
+
+
+def documented_messages(case: schemathesis.Case, status: int) -> list[str]:
+    operation = DOCUMENT["paths"][case.path][case.method.lower()]
+    response = operation["responses"].get(str(status), {})
+    examples = response.get("content", {}).get("application/json", {}).get("examples", {})
+    return [example["value"]["message"] for example in examples.values()]
+
+
+def check_undeclared_method(case: schemathesis.Case, response: schemathesis.Response) -> None:
+    """A method the document does not declare for a path answers 405 `Method not allowed`.
+
+    with an Allow header listing what the path does serve (RFC 9110). GET
+    /b/{binId}/versions is the exception: the router serves
+    it as GET /b/{binId}/{version} with the version "versions", which is a 400 by contract.
+    """
+    expected = [(405, errors.MethodNotAllowed.message)]
+    if case.method.upper() == "GET" and case.path == "/b/{binId}/versions":
+        expected = [(400, errors.InvalidBinId.message), (400, errors.InvalidVersion.message)]
+    assert (response.status_code, response.json()) in [(status, {"message": m}) for status, m in expected], (
+        f"undeclared {case.method} {case.formatted_path} answered {response.status_code} {response.text}"
+    )
+    if response.status_code == 405:
+        assert response.headers.get("allow"), f"405 without Allow for {case.method} {case.formatted_path}"
+
+
+def check_error_message(case: schemathesis.Case, response: schemathesis.Response) -> None:
+    if response.status_code < 400:
+        return
+    message = response.json()["message"]
+    listed = documented_messages(case, response.status_code)
+    patterns = [MESSAGE_PATTERNS[text] for text in listed if text in MESSAGE_PATTERNS]
+    assert message in listed or any(re.fullmatch(p, message) for p in patterns), (
+        f"{case.method} {case.path} answered {response.status_code} {message!r}, "
+        f"not one of the documented messages {listed}"
+    )
+
+
+def wants_bare_record(case: schemathesis.Case) -> bool:
+    headers = {name.lower(): value for name, value in (case.headers or {}).items()}
+    values = [headers.get("x-bin-meta"), (case.query or {}).get("meta")]
+    return any(isinstance(value, str) and value.strip().lower() == "false" for value in values)
+
+
+def check_read_body(case: schemathesis.Case, response: schemathesis.Response) -> None:
+    """The read schema allows a bare record; without meta=false the body must be the full shape."""
+    is_read = case.method.upper() == "GET" and "/versions/count" not in case.path
+    if is_read and response.status_code == 200 and not wants_bare_record(case):
+        ReadResponse.model_validate(response.json())
+
+
+# ---- the fuzz test ---------------------------------------------------------------------
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: Stack) -> None:
+    target = steer(case, stack)
+    for name, key in (("unknown key", UNKNOWN_KEY), ("no key", None), ("valid key", stack.key)):
+        headers = {"X-Master-Key": key} if key else {}
+        before = stack.snapshot
+        response = case.call(base_url=stack.api_url, session=stack.session, headers=headers)
+        stack.stats["requests"] += 1
+        stack.stats[str(response.status_code)] += 1
+        if key is None:
+            stack.stats[f"examples:{case.meta.phase.name.value if case.meta else 'explicit'}"] += 1
+        case.validate_response(response, checks=CHECKS, headers=headers)
+        if case.method.upper() != case.operation.method.upper():
+            check_undeclared_method(case, response)
+        else:
+            check_error_message(case, response)
+            check_read_body(case, response)
+        if 400 <= response.status_code < 500:
+            stack.snapshot = stack.bins()
+            assert stack.snapshot == before, (
+                f"{case.method} {case.formatted_path} with {name} was refused ({response.status_code} "
+                f"{response.text}) but changed the stored bins"
+            )
+        tidied = key == stack.key and tidy_up(case, stack, target, response)
+        if tidied or (response.status_code < 400 and case.method.upper() != "GET"):
+            stack.snapshot = stack.bins()  # a write succeeded: the new state is the reference
