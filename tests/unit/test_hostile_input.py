@@ -9,7 +9,6 @@ If-Match) are marked ``charged`` and must have cost exactly one request.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from tests.conftest import (
     Api,
     add_versions,
     make_account,
-    reset_caches,
+    module_moto_world,
     table_items,
 )
 
@@ -367,43 +366,13 @@ class World:
 @pytest.fixture(scope="module")
 def shared() -> Iterator[World]:
     """One moto world for the whole module (table setup costs ~0.4 s, a case ~10 ms)."""
-    import botocore.session
-    from moto import mock_aws
-
-    from binvault.dal.client import dynamodb
-    from binvault.local import moto_fixes
-    from binvault.local.template_tables import create_tables
-
-    with pytest.MonkeyPatch.context() as patch:
-        # conftest's aws_env is function-scoped; a module fixture needs the same env first
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            patch.delenv(name)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "TABLE_NAME": TABLE,
-            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
-            patch.setenv(name, value)
-        # conftest drops the cached client before every test; a client from a fresh botocore
-        # session reloads the service model (~0.5 s), one from a shared session does not.
-        # (moto is imported above, so the session carries moto's hook.)
-        session = botocore.session.get_session()
-        patch.setattr(botocore.session, "get_session", lambda env_vars=None: session)
-        reset_caches()
-        moto_fixes.install()
-        with mock_aws():
-            client = dynamodb()
-            create_tables(client, TABLE, IDEMPOTENCY_TABLE)
-            account = make_account()
-            api = Api(account.key)
-            # A private, named bin with a base record and two versions
-            bin_id = str(api.create({"v": 0}, X_Bin_Name="stored").body["metadata"]["id"])
-            add_versions(api, bin_id, 2)
-            yield World(client, account, api, bin_id)
-        reset_caches()
+    with module_moto_world() as client:
+        account = make_account()
+        api = Api(account.key)
+        # A private, named bin with a base record and two versions
+        bin_id = str(api.create({"v": 0}, X_Bin_Name="stored").body["metadata"]["id"])
+        add_versions(api, bin_id, 2)
+        yield World(client, account, api, bin_id)
 
 
 @pytest.fixture

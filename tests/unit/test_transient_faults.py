@@ -12,7 +12,6 @@ never a half-written bin, never an acknowledged write that is not stored.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import types
@@ -24,12 +23,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
-    IDEMPOTENCY_TABLE,
     TABLE,
     Account,
     Api,
     add_versions,
     bin_items,
+    module_moto_world,
     reset_caches,
     seed_versions,
 )
@@ -150,37 +149,9 @@ def on_version(params: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def moto_world() -> Iterator[None]:
-    """One moto world (both tables) for the module: every test makes its own bins and
-    account, and table setup would otherwise cost more than most of these tests."""
-    import boto3
-    import botocore.session
-    from moto import mock_aws
-
-    from binvault.local import moto_fixes
-    from binvault.local.template_tables import create_tables
-
-    with pytest.MonkeyPatch.context() as patch:
-        # conftest's aws_env is function-scoped; a module fixture needs the same env first
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            patch.delenv(name)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "TABLE_NAME": TABLE,
-            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
-        }.items():
-            patch.setenv(name, value)
-        # conftest drops the cached client before every test; a client from a fresh botocore
-        # session reloads the service model (~0.5 s), one from a shared session does not.
-        # (moto is imported above, so the session carries moto's hook.)
-        session = botocore.session.get_session()
-        patch.setattr(botocore.session, "get_session", lambda env_vars=None: session)
-        patch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() here: this session, then undone
-        moto_fixes.install()
-        with mock_aws():
-            create_tables(session.create_client("dynamodb"), TABLE, IDEMPOTENCY_TABLE)
-            yield
+    """One moto world for the module: every test makes its own bins and account."""
+    with module_moto_world():
+        yield
 
 
 @pytest.fixture
