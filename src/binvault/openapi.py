@@ -26,6 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from binvault import exceptions as errors
+from binvault.handlers.api import REQUEST_HEADERS
 from binvault.logic.versions import DELETED_MESSAGE
 from binvault.models.api import (
     BIN_ID_PATTERN,
@@ -57,16 +58,6 @@ KEY_OPTIONAL: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {}]
 # Routes the documentation lists separately although one real route serves them:
 # GET /b/{binId}/latest is the real GET /b/<bin_id>/<version> with version "latest".
 SPECIALISED_ROUTES = {("GET", "/b/{binId}/latest"): ("GET", "/b/{binId}/{version}")}
-# Header names as clients spell them (Powertools lower-cases header aliases).
-HEADER_NAMES = [
-    "X-Bin-Private",
-    "X-Bin-Name",
-    "X-Bin-Versioning",
-    "X-Bin-Meta",
-    "X-Preserve-Latest",
-    "If-Match",
-    "Idempotency-Key",
-]
 
 EXAMPLE_PURCHASE_URL = "https://binvault.example/pricing"
 EXAMPLE_MAX_BIN_BYTES = 102_400
@@ -549,7 +540,7 @@ def _refs(value: Any) -> set[str]:
 
 
 def _parameter(parameter: dict[str, Any]) -> dict[str, Any]:
-    names = {name.lower(): name for name in HEADER_NAMES}
+    names = {name.lower(): name for name in REQUEST_HEADERS}
     name = names.get(parameter["name"], parameter["name"]) if parameter["in"] == "header" else parameter["name"]
     schema = {
         key: value for key, value in _without_null(parameter["schema"]).items() if key not in ("title", "description")

@@ -41,20 +41,22 @@ warnings.filterwarnings("ignore", "No application metrics to publish", UserWarni
 logger = Logger(service="binvault")
 tracer = make_tracer("binvault")
 metrics = Metrics(namespace="binvault", service="binvault")
+# Every request header the API reads, as clients spell them.
+REQUEST_HEADERS = (
+    "Content-Type",
+    "X-Master-Key",
+    "X-Bin-Private",
+    "X-Bin-Name",
+    "X-Bin-Versioning",
+    "X-Bin-Meta",
+    "X-Preserve-Latest",
+    "If-Match",
+    "Idempotency-Key",
+)
 app = APIGatewayRestResolver(
     cors=CORSConfig(
         allow_origin="*",
-        allow_headers=[
-            "Content-Type",
-            "X-Master-Key",
-            "X-Bin-Private",
-            "X-Bin-Name",
-            "X-Bin-Versioning",
-            "X-Bin-Meta",
-            "X-Preserve-Latest",
-            "If-Match",
-            "Idempotency-Key",
-        ],
+        allow_headers=list(REQUEST_HEADERS),
         expose_headers=["ETag"],
         max_age=600,
     )
@@ -231,9 +233,10 @@ def handle_unmatched(_: Exception) -> Response[str]:
             refused = domain_error_response(MethodNotAllowed())
             refused.headers["Allow"] = ", ".join(sorted(methods))  # RFC 9110 requires it on 405
             return refused
-        parts = path.split("/")
-        if not re.fullmatch(r"[0-9a-f]{24}", parts[2]):
-            return domain_error_response(InvalidBinId())
+        try:
+            inputs.bin_id(path.split("/")[2])
+        except InvalidBinId as refused:
+            return domain_error_response(refused)
         if has_version:
             return domain_error_response(InvalidVersion())
         break
