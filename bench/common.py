@@ -378,6 +378,32 @@ def _stop(process: subprocess.Popen[str]) -> None:
 # ---- results ---------------------------------------------------------------------------
 
 
+def _bin_query(table: str, bin_id: str) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"BIN#{bin_id}"}},
+        "ConsistentRead": True,
+    }
+
+
+def bin_items(client: Any, table: str, bin_id: str) -> list[dict[str, Any]]:
+    """Every item of one bin (base and versions, any generation), all pages."""
+    items: list[dict[str, Any]] = []
+    request = _bin_query(table, bin_id)
+    while True:
+        page = client.query(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def bin_item_count(client: Any, table: str, bin_id: str) -> int:
+    """How many items one bin has in the table (base and versions)."""
+    return int(client.query(**_bin_query(table, bin_id), Select="COUNT")["Count"])
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import Deadline, Stack, expect, summary_ms, users_record
+from bench.common import Deadline, Stack, bin_item_count, bin_items, expect, summary_ms, users_record
 from bench.units import item_size, read_units, write_units
 
 FULL = {1: 6, 10: 4, 100: 3, 1000: 3}  # versions -> bins (repetitions)
@@ -71,22 +71,6 @@ def _read_latencies(stack: Stack, bin_under_test: BinUnderTest, records: list[An
             bin_under_test.reads.setdefault(name, []).append(reply.seconds)
 
 
-def _bin_items(reader: Any, table: str, bin_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"BIN#{bin_id}"}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = reader.query(**request)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def _query_units(sizes: list[int]) -> float:
     """An eventually consistent Query over these items, 1 MB pages, each rounded up."""
     units, page = 0.0, 0
@@ -127,13 +111,7 @@ def _wait_for_purge(reader: Any, table: str, bin_id: str, seconds: float) -> flo
     started = time.perf_counter()
     deadline = Deadline(seconds)
     while not deadline.expired:
-        count = reader.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"BIN#{bin_id}"}},
-            Select="COUNT",
-            ConsistentRead=True,
-        )["Count"]
+        count = bin_item_count(reader, table, bin_id)
         if count <= 1:
             return time.perf_counter() - started
         time.sleep(0.05)
@@ -173,7 +151,7 @@ def run(stack: Stack, quick: bool = False, budget_seconds: float = 240.0) -> dic
             if rep >= len(by_size[size]):
                 continue
             bin_under_test = by_size[size][rep]
-            items = _bin_items(reader, stack.table, bin_under_test.id) if size not in units else []
+            items = bin_items(reader, stack.table, bin_under_test.id) if size not in units else []
             reply = expect(client.delete_versions(bin_under_test.id, preserve=True), "delete versions")
             if reply.body["metadata"]["versionsDeleted"] != size:
                 raise RuntimeError(f"deleted {reply.body['metadata']['versionsDeleted']}, expected {size}")

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from bench.common import bin_items
 from bench.units import Meter
 
 TABLE = "binvault-bench"
@@ -80,19 +81,7 @@ class Session:
             self.ok("PUT", f"/b/{bin_id}", record, X_Bin_Versioning="true")
 
     def bin_items(self, bin_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": TABLE,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"BIN#{bin_id}"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.reader.query(**request)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return bin_items(self.reader, TABLE, bin_id)
 
     def drain_purge(self) -> int:
         """Deliver the stream's new purge records to the purge Lambda, as deployed (async)."""

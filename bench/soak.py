@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import bin_item_count
+
 RESULTS = Path(__file__).resolve().parent / "results"
 HTTP_TIMEOUT_SECONDS = 30.0
 PURGE_WAIT_SECONDS = 60.0
@@ -467,13 +469,7 @@ def wait_for_purge(stack: Any, books: dict[str, BinBook], counts: dict[str, int]
     pending = dict(counts)
     while pending and time.monotonic() < deadline:
         for bin_id, versions in list(pending.items()):
-            items = client.query(
-                TableName=table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"BIN#{bin_id}"}},
-                Select="COUNT",
-                ConsistentRead=True,
-            )["Count"]
+            items = bin_item_count(client, table, bin_id)
             if items == 1 + versions:
                 del pending[bin_id]
         if pending:
