@@ -110,3 +110,8 @@ class StaleWrite(Exception):
 
 class WriteConflict(Exception):
     """DynamoDB cancelled a transaction because of a concurrent one (internal, retried)."""
+
+
+class CompanionConditionFailed(Exception):
+    """A transaction was cancelled by the condition of an item written alongside the bin (an
+    idempotency record taken over by another attempt): internal, the caller decides."""

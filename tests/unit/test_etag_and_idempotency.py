@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -184,3 +186,149 @@ def test_malformed_idempotency_key_is_400(api: Api, key: str) -> None:
     reply = api("POST", "/b", headers={**JSON, "Idempotency-Key": key}, body='{"a": 1}')
     assert reply.status == 400
     assert reply.message == "Idempotency-Key must be 1 to 255 printable ASCII characters"
+
+
+# ---- If-Match sent as several header lines ------------------------------------------------------
+
+
+def test_repeated_if_match_headers_combine_into_one_list(api: Api, new_bin: str, account: Account, ddb: Any) -> None:
+    # RFC 9110: a list-valued header may be split over several lines; the values combine
+    current = etag(api, new_bin)
+    both = [("If-Match", '"stale"'), ("if-match", current)]
+    reply = api("PUT", f"/b/{new_bin}", headers=[*both, ("Content-Type", "application/json")], body='{"v": 1}')
+    assert reply.status == 200, reply.raw
+    # and when none of them is current, the write is refused and nothing changes
+    before = bin_items(ddb)
+    stale = [("If-Match", '"stale"'), ("If-Match", current)]
+    reply = api("DELETE", f"/b/{new_bin}/versions", headers=stale)
+    assert (reply.status, reply.body) == (412, {"message": "Precondition Failed"})
+    assert bin_items(ddb) == before
+
+
+# ---- Idempotency-Key: what is stored, and what a crash or a takeover leaves ----------------------
+
+
+def _idempotency_items(ddb: Any) -> list[dict[str, Any]]:
+    return list(ddb.scan(TableName=IDEMPOTENCY_TABLE, ConsistentRead=True)["Items"])
+
+
+def test_the_remembered_result_is_small_whatever_the_record(
+    monkeypatch: pytest.MonkeyPatch, api: Api, ddb: Any
+) -> None:
+    """With MAX_BIN_BYTES at the template's maximum, the largest record that does not
+    compress (CJK text) is created and versioned with an Idempotency-Key, each answering
+    200 once and replaying the same answer."""
+    from binvault.local.template_tables import load_template
+    from binvault.models.settings import get_settings
+
+    ceiling = int(load_template()["Parameters"]["MaxBinBytes"]["MaxValue"])
+    monkeypatch.setenv("MAX_BIN_BYTES", str(ceiling))
+    get_settings.cache_clear()
+    rng = random.Random(7)
+    text = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range((ceiling - 9) // 3))
+    body = json.dumps({"t": text}, ensure_ascii=False).encode()
+    assert ceiling - 3 <= len(body) <= ceiling
+    headers = {**JSON, "Idempotency-Key": "big-post"}
+    first = api("POST", "/b", headers=headers, body=body)
+    assert first.status == 200, first.raw[:200]
+    again = api("POST", "/b", headers=headers, body=body)
+    assert (again.status, again.raw, again.headers["etag"]) == (200, first.raw, first.headers["etag"])
+    bin_id = first.body["metadata"]["id"]
+    put_headers = {**JSON, "Idempotency-Key": "big-put", "X-Bin-Versioning": "true"}
+    put = api("PUT", f"/b/{bin_id}", headers=put_headers, body=body)
+    assert put.status == 200, put.raw[:200]
+    replayed = api("PUT", f"/b/{bin_id}", headers=put_headers, body=body)
+    assert (replayed.status, replayed.raw) == (200, put.raw)
+    assert api("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 1
+    # What the idempotency table keeps is metadata only: a few hundred bytes, never the record
+    sizes = [len(json.dumps(item)) for item in _idempotency_items(ddb)]
+    assert len(sizes) == 2 and max(sizes) < 1024
+
+
+def test_a_result_over_the_bound_is_refused_before_anything_is_written() -> None:
+    from binvault.dal import idempotency
+
+    held = idempotency.Claim("id", "token", "request", 0)
+    with pytest.raises(idempotency.ResultTooLarge):
+        held.companions({"metadata": {"name": "x" * idempotency.MAX_RESULT_BYTES}})
+
+
+class Crash(BaseException):
+    """The process dies: nothing after this runs (not even an exception handler)."""
+
+
+def test_a_crash_after_the_write_replays_instead_of_writing_again(api: Api, ddb: Any) -> None:
+    # Given a create whose process dies right after DynamoDB applied the write
+    def crash(**kwargs: Any) -> None:
+        raise Crash()
+
+    ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", crash)
+    try:
+        with pytest.raises(Crash):
+            api("POST", "/b", headers={**JSON, "Idempotency-Key": "crash"}, body='{"a": 1}')
+    finally:
+        ddb.meta.events.unregister("after-call.dynamodb.TransactWriteItems", crash)
+    created = [i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]
+    assert len(created) == 1
+    # When the client retries with the same key, at once or after any lock expired
+    for item in _idempotency_items(ddb):
+        ddb.update_item(
+            TableName=IDEMPOTENCY_TABLE,
+            Key={"id": item["id"]},
+            UpdateExpression="SET lockedUntil = :past",
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
+    retry = api("POST", "/b", headers={**JSON, "Idempotency-Key": "crash"}, body='{"a": 1}')
+    # Then it learns the bin the first attempt made, and no second bin exists
+    assert retry.status == 200
+    assert retry.body["metadata"]["id"] == created[0]["pk"]["S"].removeprefix("BIN#")
+    assert len([i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]) == 1
+
+
+def test_a_crash_before_the_write_lets_the_retry_run_once_the_lock_expires(api: Api, ddb: Any) -> None:
+    # Given a create whose process died after taking the key, before writing anything
+    def crash(**kwargs: Any) -> None:
+        raise Crash()
+
+    ddb.meta.events.register("after-call.dynamodb.PutItem", crash)
+    try:
+        with pytest.raises(Crash):
+            api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
+    finally:
+        ddb.meta.events.unregister("after-call.dynamodb.PutItem", crash)
+    assert bin_items(ddb) == []
+    [held] = _idempotency_items(ddb)
+    assert held["status"]["S"] == "INPROGRESS"
+    # When its lock has expired, a retry takes the key over and creates the bin, once
+    ddb.update_item(
+        TableName=IDEMPOTENCY_TABLE,
+        Key={"id": held["id"]},
+        UpdateExpression="SET lockedUntil = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+    first = api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
+    again = api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
+    assert first.status == again.status == 200
+    assert first.body == again.body
+    assert len([i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]) == 1
+
+
+def test_an_attempt_that_lost_its_key_to_a_takeover_cannot_write(api: Api, account: Account, ddb: Any) -> None:
+    from binvault.dal import bins as dal_bins
+    from binvault.dal import idempotency
+    from binvault.exceptions import CompanionConditionFailed
+    from binvault.logic.idempotency import fingerprint
+    from binvault.models.bins import Bin, StoredRecord
+
+    # Given a slow attempt that holds the key, and whose lock then expires
+    record_id = idempotency.record_id(account.id, "POST /b", "slow")
+    slow = idempotency.claim(record_id, fingerprint({"a": 1}, True, None), 0, 1, 86_400)
+    assert isinstance(slow, idempotency.Claim)
+    # When a retry takes the key over and completes
+    retry = api("POST", "/b", headers={**JSON, "Idempotency-Key": "slow"}, body='{"a": 1}')
+    assert retry.status == 200
+    # Then the slow attempt's write is refused as a whole: no second bin
+    late = Bin("a" * 24, account.id, True, None, "t", StoredRecord({"S": "{}"}), 0, 0, 1)
+    with pytest.raises(CompanionConditionFailed):
+        dal_bins.put_new_bin(late, slow.companions({"metadata": {}, "etag": None}))
+    assert len([i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]) == 1

@@ -11,11 +11,8 @@ never a half-written bin, never an acknowledged write that is not stored.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import types
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,119 +29,25 @@ from tests.conftest import (
     reset_caches,
     seed_versions,
 )
+from tests.support.faults import (
+    CONFLICT,
+    INTERNAL,
+    THROTTLED,
+    THROTTLING,
+    TXN_CONFLICT_SINGLE,
+    TXN_THROTTLED,
+    Faults,
+    injected_on,
+    on_table_item,
+    on_version,
+)
 
 MAX_ATTEMPTS = 3  # DYNAMODB_MAX_ATTEMPTS for these tests: two botocore retries
 WRITE_ATTEMPTS = 4  # WRITE_ATTEMPTS: with_fresh_state's tries
 UNAVAILABLE = {"message": "Service temporarily unavailable, please retry"}
-FOREVER = 10**6
 
 
 # ---- the fault injector ---------------------------------------------------------------------
-
-
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}
-
-
-def cancelled(*reasons: str) -> dict[str, Any]:
-    """A TransactionCanceledException body with one reason per transaction item."""
-    return error_body(
-        "TransactionCanceledException",
-        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{', '.join(reasons)}]",
-        CancellationReasons=[{"Code": r} if r == "None" else {"Code": r, "Message": r} for r in reasons],
-    )
-
-
-THROTTLED = (
-    400,
-    error_body("ProvisionedThroughputExceededException", "The level of configured throughput was exceeded"),
-)
-THROTTLING = (400, error_body("ThrottlingException", "Rate of requests exceeds the allowed throughput."))
-INTERNAL = (500, error_body("InternalServerError", "Internal server error"))
-CONFLICT = (400, cancelled("None", "TransactionConflict"))
-TXN_THROTTLED = (400, cancelled("None", "ThrottlingError"))
-TXN_CONFLICT_SINGLE = (400, error_body("TransactionConflictException", "Transaction is ongoing for the item"))
-
-
-def connection_error(kind: str) -> Exception:
-    from botocore import exceptions
-
-    url = "https://dynamodb.us-east-1.amazonaws.com/"
-    if kind == "endpoint":
-        return exceptions.EndpointConnectionError(endpoint_url=url)
-    if kind == "closed":
-        return exceptions.ConnectionClosedError(endpoint_url=url)
-    return exceptions.ReadTimeoutError(endpoint_url=url)
-
-
-@dataclass
-class Fault:
-    operation: str
-    times: int
-    response: tuple[int, dict[str, Any]] | None = None  # an error answer instead of moto's
-    raises: str | None = None  # a connection error instead of an answer
-    after_applying: bool = False  # moto applies the request, then the answer is lost
-    when: Callable[[dict[str, Any]], bool] = lambda params: True
-    injected: int = 0
-
-
-@dataclass
-class Faults:
-    """Stands in for moto's ``before-send`` hook on one client."""
-
-    client: Any
-    planned: list[Fault] = field(default_factory=list)
-    calls: Counter[str] = field(default_factory=Counter)
-    # the API reads the bin on a worker thread while it authenticates: pick faults atomically
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def inject(self, operation: str, times: int = FOREVER, **kwargs: Any) -> Fault:
-        fault = Fault(operation, times, **kwargs)
-        self.planned.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        self.planned.clear()
-
-    def __call__(self, request: Any, event_name: str, **kwargs: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
-        from moto.core.botocore_stubber import MockRawResponse
-        from moto.core.models import botocore_stubber
-
-        operation = event_name.rsplit(".", 1)[-1]
-        params = json.loads(request.body or b"{}")
-        with self.lock:
-            self.calls[operation] += 1
-            fault = next(
-                (f for f in self.planned if f.operation == operation and f.injected < f.times and f.when(params)),
-                None,
-            )
-            if fault is not None:
-                fault.injected += 1
-        if fault is None:
-            return botocore_stubber(event_name=event_name, request=request, **kwargs)
-        if fault.after_applying:
-            botocore_stubber(event_name=event_name, request=request, **kwargs)
-        if fault.raises:
-            raise connection_error(fault.raises)
-        assert fault.response is not None
-        status, body = fault.response
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
-        return AWSResponse(request.url, status, headers, MockRawResponse(json.dumps(body)))
-
-
-def on_table_item(prefix: str) -> Callable[[dict[str, Any]], bool]:
-    """Matches single-item calls whose key's pk starts with ``prefix`` (BIN#, ACCOUNT#, KEY#)."""
-
-    def matches(params: dict[str, Any]) -> bool:
-        key = params.get("Key") or params.get("Item") or {}
-        return str(key.get("pk", {}).get("S", "")).startswith(prefix)
-
-    return matches
-
-
-def on_version(params: dict[str, Any]) -> bool:
-    return "#" in str(params.get("Key", {}).get("sk", {}).get("S", "BIN"))
 
 
 @pytest.fixture(scope="module")
@@ -197,14 +100,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
 
 @pytest.fixture
 def faults(ddb: Any, sleeps: Sleeps, account: Account) -> Iterator[Faults]:
-    from moto.core.models import botocore_stubber
-
-    injector = Faults(ddb)
-    ddb.meta.events.unregister("before-send", botocore_stubber)
-    ddb.meta.events.register("before-send.dynamodb", injector)
-    yield injector
-    ddb.meta.events.unregister("before-send.dynamodb", injector)
-    ddb.meta.events.register("before-send", botocore_stubber)
+    with injected_on(ddb) as injector:
+        yield injector
 
 
 def remaining(ddb: Any, account: Account) -> int:

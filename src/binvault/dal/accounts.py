@@ -3,17 +3,41 @@
 The quota decrement is also the key check: it is conditional on the account's *current*
 key hash, so a rotated key is refused by the very write that would charge it, and a
 warm container may cache "hash -> account id" without delaying revocation.
+
+Every write here is exactly-once when DynamoDB applies it but loses the response and
+botocore sends it again:
+
+- the decrement records its own token in the account's ``charges`` map in the same write,
+  and is conditional on that token being absent: the retry of an applied charge fails its
+  condition, and the old image shows our token (charged once, allowed). The map stays
+  small: each container removes its finished tokens with its next charge, and any charge
+  removes tokens whose retry window has long closed (``CHARGE_TOKEN_SECONDS``);
+- creating an account and rotating a key are transactions with a ClientRequestToken; a
+  retry that fails its condition against our own first attempt sees our new key hash;
+- setting the quota stamps ``adminToken``, like the decrement's token.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from typing import Any
 
 from binvault.dal import keys
-from binvault.dal.client import call, dynamodb, error_code, table
+from binvault.dal.client import call, cancellation_codes, dynamodb, error_code, table
 from binvault.exceptions import InvalidMasterKey, QuotaExhausted
 from binvault.models.bins import Account
 from binvault.models.settings import get_settings
+
+# A charge's token must outlive every retry of its call (the API answers within 29 s).
+CHARGE_TOKEN_SECONDS = 300
+# Removed per charge at most: keeps the update expression (and its cost) small.
+MAX_TOKENS_REMOVED = 16
+
+_finished: list[str] = []  # this container's charge tokens whose calls have returned
+_expired: set[str] = set()  # other containers' tokens seen past CHARGE_TOKEN_SECONDS
+_tokens_lock = threading.Lock()
 
 
 class AccountNotFound(LookupError):
@@ -45,8 +69,25 @@ def get_account(account_id: str) -> Account:
     return _account_from_item(item)
 
 
+def _tokens_to_remove() -> list[str]:
+    with _tokens_lock:
+        chosen = (_finished + sorted(_expired))[:MAX_TOKENS_REMOVED]
+        del _finished[: min(len(_finished), MAX_TOKENS_REMOVED)]
+        _expired.difference_update(chosen)
+    return chosen
+
+
+def _note_charges(item: dict[str, Any] | None, now: int) -> None:
+    """Remember other containers' tokens that are past their retry window."""
+    charges = (item or {}).get("charges", {}).get("M", {})
+    stale = {token for token, until in charges.items() if int(until.get("N", "0")) < now}
+    if stale:
+        with _tokens_lock:
+            _expired.update(stale)
+
+
 def consume_request(account_id: str, key_hash: str | None) -> None:
-    """Atomically take one request from the quota.
+    """Atomically take one request from the quota, exactly once.
 
     ``key_hash`` None charges the owner of a public bin read without a key.
     Raises InvalidMasterKey when the key is no longer the account's, QuotaExhausted when
@@ -54,38 +95,94 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
     """
     from botocore.exceptions import ClientError
 
-    condition = "attribute_exists(pk) AND requestsRemaining >= :one"
-    values: dict[str, Any] = {":one": {"N": "1"}}
+    token = uuid.uuid4().hex[:16]
+    now = int(time.time())
+    removed = _tokens_to_remove()
+    condition = "attribute_exists(pk) AND requestsRemaining >= :one AND attribute_not_exists(charges.#token)"
+    values: dict[str, Any] = {":one": {"N": "1"}, ":until": {"N": str(now + CHARGE_TOKEN_SECONDS)}}
+    names = {"#token": token, **{f"#old{i}": old for i, old in enumerate(removed)}}
     if key_hash is not None:
         condition += " AND keyHash = :hash"
         values[":hash"] = {"S": key_hash}
+    update = "SET requestsRemaining = requestsRemaining - :one, charges.#token = :until"
+    if removed:
+        update += " REMOVE " + ", ".join(f"charges.#old{i}" for i in range(len(removed)))
     try:
-        call(
+        response = call(
             dynamodb().update_item,
             TableName=table(),
             Key=keys.account_key(account_id),
-            UpdateExpression="SET requestsRemaining = requestsRemaining - :one",
+            UpdateExpression=update,
             ConditionExpression=condition,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
+        _note_charges(response.get("Attributes"), now)
     except ClientError as error:
+        if error_code(error) == "ValidationException":
+            # The path charges.<token> needs the map: missing on an account created before
+            # charges were tracked (add it once), or on a missing account.
+            old = _account_item(account_id)
+            if old and "charges" not in old:
+                _add_charges_map(account_id)
+                return consume_request(account_id, key_hash)
+            if not old:
+                raise InvalidMasterKey() from error
+            raise
         if error_code(error) != "ConditionalCheckFailedException":
             raise
         item = error.response.get("Item")
         if item is None:  # not every emulator returns ALL_OLD: look it up on this rare path
-            item = call(
-                dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True
-            ).get("Item")
+            item = _account_item(account_id)
+        if token in item.get("charges", {}).get("M", {}):
+            return  # our own first attempt was applied and its response lost: charged once
         if not item or (key_hash is not None and item["keyHash"]["S"] != key_hash):
             raise InvalidMasterKey() from error
         raise QuotaExhausted(get_settings().purchase_url) from error
+    finally:
+        with _tokens_lock:
+            _finished.append(token)
+
+
+def _account_item(account_id: str) -> dict[str, Any]:
+    item: dict[str, Any] = (
+        call(dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True).get("Item")
+        or {}
+    )
+    return item
+
+
+def _add_charges_map(account_id: str) -> None:
+    call(
+        dynamodb().update_item,
+        TableName=table(),
+        Key=keys.account_key(account_id),
+        UpdateExpression="SET charges = if_not_exists(charges, :empty)",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":empty": {"M": {}}},
+    )
+
+
+def _transact_once(items: list[dict[str, Any]], applied: Any) -> None:
+    """A transaction that a botocore retry cannot apply twice, nor report as failed when it
+    was applied: ``applied(old image of the first item)`` recognises our own first attempt."""
+    from botocore.exceptions import ClientError
+
+    items[0] = {kind: {**op, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} for kind, op in items[0].items()}
+    try:
+        call(dynamodb().transact_write_items, TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+    except ClientError as error:
+        reasons = error.response.get("CancellationReasons") or []
+        if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"] and applied(reasons[0].get("Item") or {}):
+            return
+        raise
 
 
 def create_account(account_id: str, key_hash: str, requests: int, now: str) -> None:
-    call(
-        dynamodb().transact_write_items,
-        TransactItems=[
+    _transact_once(
+        [
             {
                 "Put": {
                     "TableName": table(),
@@ -95,12 +192,14 @@ def create_account(account_id: str, key_hash: str, requests: int, now: str) -> N
                         "keyHash": {"S": key_hash},
                         "requestsRemaining": {"N": str(requests)},
                         "createdAt": {"S": now},
+                        "charges": {"M": {}},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
             _put_key(account_id, key_hash, now),
         ],
+        applied=lambda old: old.get("keyHash", {}).get("S") == key_hash,
     )
 
 
@@ -122,9 +221,8 @@ def _put_key(account_id: str, key_hash: str, now: str) -> dict[str, Any]:
 def replace_key(account: Account, new_hash: str, now: str) -> None:
     """Swap the account's key in one transaction: the old key stops working at once."""
     name = table()
-    call(
-        dynamodb().transact_write_items,
-        TransactItems=[
+    _transact_once(
+        [
             {
                 "Update": {
                     "TableName": name,
@@ -140,15 +238,30 @@ def replace_key(account: Account, new_hash: str, now: str) -> None:
             {"Delete": {"TableName": name, "Key": keys.master_key_key(account.key_hash)}},
             _put_key(account.id, new_hash, now),
         ],
+        applied=lambda old: old.get("keyHash", {}).get("S") == new_hash,
     )
 
 
 def set_quota(account_id: str, requests: int) -> None:
-    call(
-        dynamodb().update_item,
-        TableName=table(),
-        Key=keys.account_key(account_id),
-        UpdateExpression="SET requestsRemaining = :n",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":n": {"N": str(requests)}},
-    )
+    """Set the requests left; a retry after a lost response does not set it a second time
+    (which would undo the charges made in between)."""
+    from botocore.exceptions import ClientError
+
+    token = uuid.uuid4().hex
+    try:
+        call(
+            dynamodb().update_item,
+            TableName=table(),
+            Key=keys.account_key(account_id),
+            UpdateExpression="SET requestsRemaining = :n, adminToken = :token",
+            ConditionExpression="attribute_exists(pk) AND NOT adminToken = :token",
+            ExpressionAttributeValues={":n": {"N": str(requests)}, ":token": {"S": token}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        item = error.response.get("Item") or {}
+        if error_code(error) == "ConditionalCheckFailedException" and item.get("adminToken", {}).get("S") == token:
+            return
+        if error_code(error) == "ConditionalCheckFailedException" and not item:
+            raise AccountNotFound(account_id) from error
+        raise

@@ -2,13 +2,22 @@
 
 Every write is conditional on the bin's ``rev`` as it was read, so a write computed from a
 stale read never lands: it raises StaleWrite and the use case retries from fresh state.
+
+Every write is also exactly-once when DynamoDB applies it but its response is lost and
+botocore sends it again: the retry then fails the ``rev`` condition against our own first
+attempt. Each write stamps the base item with ``w.<rev mod 16> = "<rev>:<token>"`` (a ring
+of the last 16 writes), and a failed condition whose item carries our stamp is our write,
+already applied. Transactions also carry a ClientRequestToken, which makes AWS answer a
+retry within ten minutes with the first attempt's result; the stamp covers the emulator,
+which ignores the token, and anything older.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from binvault.dal import keys
@@ -18,13 +27,44 @@ from binvault.dal.client import (
     cancellation_codes,
     dynamodb,
     error_code,
+    retried,
     table,
     transient_faults_as_unavailable,
 )
-from binvault.exceptions import StaleWrite, WriteConflict
+from binvault.exceptions import CompanionConditionFailed, ServiceUnavailable, StaleWrite, WriteConflict
 from binvault.models.bins import Bin, StoredRecord, Version
 
 _REV_MATCHES = "rev = :rev"
+WRITE_SLOTS = 16
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which write produced revision ``rev`` of a base item (see the module docstring)."""
+
+    rev: int
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    @property
+    def slot(self) -> str:
+        return str(self.rev % WRITE_SLOTS)
+
+    @property
+    def value(self) -> str:
+        return f"{self.rev}:{self.token}"
+
+    def applied_to(self, item: dict[str, Any] | None, after_retry: bool) -> bool:
+        """Did a write whose condition failed against ``item`` land on an earlier attempt?
+
+        Raises ServiceUnavailable in the one case that cannot be told apart: 16 later
+        writes overwrote our slot while botocore's retry was on its way.
+        """
+        mark = ((item or {}).get("w", {}).get("M", {}).get(self.slot) or {}).get("S")
+        if mark == self.value:
+            return True
+        if after_retry and mark is not None and int(mark.split(":", 1)[0]) > self.rev:
+            raise ServiceUnavailable()
+        return False
 
 
 def _bin_from_item(item: dict[str, Any]) -> Bin:
@@ -65,32 +105,55 @@ def get_version(bin_id: str, generation: int, number: int) -> Version | None:
 
 
 @contextmanager
-def _conditional() -> Iterator[None]:
-    """Translate a lost condition into StaleWrite and a transaction conflict into WriteConflict."""
+def _conflicts_retried() -> Iterator[None]:
+    """Translate a transaction conflict or a throttled transaction item into WriteConflict."""
     from botocore.exceptions import ClientError
 
     with transient_faults_as_unavailable():
         try:
             yield
         except ClientError as error:
-            code = error_code(error)
             reasons = cancellation_codes(error)
-            if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in reasons:
-                raise StaleWrite() from error
-            if code == "TransactionConflictException" or set(reasons) & TRANSIENT_CANCELLATION_REASONS:
-                # a conflict, or a throttled item (botocore does not retry cancelled transactions)
+            if error_code(error) == "TransactionConflictException" or set(reasons) & TRANSIENT_CANCELLATION_REASONS:
+                # botocore does not retry a cancelled transaction: with_fresh_state does
                 raise WriteConflict() from error
             raise
 
 
-def _transact(items: list[dict[str, Any]]) -> None:
-    with _conditional():
-        # The token makes botocore's own retries of this call idempotent for 10 minutes:
-        # a retry after a lost response cannot apply the transaction twice.
-        dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+def _write_base(kind: str, params: dict[str, Any], stamp: Stamp, companions: Sequence[dict[str, Any]] = ()) -> None:
+    """Write the base item (``kind`` is "Put" or "Update") exactly once, and atomically with it
+    the ``companions`` (other transaction items: a version, an idempotency record)."""
+    from botocore.exceptions import ClientError
+
+    params = {**params, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    with _conflicts_retried():
+        try:
+            if not companions:
+                operation = dynamodb().put_item if kind == "Put" else dynamodb().update_item
+                operation(**params)
+            else:
+                dynamodb().transact_write_items(
+                    TransactItems=[{kind: params}, *companions], ClientRequestToken=str(uuid.uuid4())
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                if stamp.applied_to(error.response.get("Item"), retried(error)):
+                    return
+                raise StaleWrite() from error
+            reasons = error.response.get("CancellationReasons") or []
+            codes = cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                if stamp.applied_to(reasons[0].get("Item"), retried(error)):
+                    return
+                raise StaleWrite() from error
+            if "ConditionalCheckFailed" in codes[1:]:
+                raise CompanionConditionFailed() from error
+            raise
 
 
-def put_new_bin(bin: Bin) -> None:
+def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
+    """Create the base item; StaleWrite if the id is taken (by someone else)."""
+    stamp = Stamp(bin.rev)
     item: dict[str, Any] = {
         **keys.bin_key(bin.id),
         "type": {"S": "bin"},
@@ -101,52 +164,32 @@ def put_new_bin(bin: Bin) -> None:
         "generation": {"N": str(bin.generation)},
         "versionCount": {"N": str(bin.version_count)},
         "rev": {"N": str(bin.rev)},
+        "w": {"M": {stamp.slot: {"S": stamp.value}}},
     }
     if bin.name is not None:
         item["name"] = {"S": bin.name}
-    with _conditional():
-        dynamodb().put_item(TableName=table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
+    params = {"TableName": table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+    _write_base("Put", params, stamp, companions)
 
 
-def _update_once(update: dict[str, Any]) -> None:
-    """A conditional UpdateItem that a botocore retry cannot turn into a false StaleWrite.
-
-    If an attempt is applied but its response is lost (a read timeout), botocore's retry
-    fails the ``rev`` condition against our own write. Each write carries a fresh token;
-    a failed condition whose current item carries it is our write, already applied.
-    """
-    from botocore.exceptions import ClientError
-
-    token = uuid.uuid4().hex
+def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str = "") -> tuple[dict[str, Any], Stamp]:
+    """An UpdateItem of the base item to ``rev + 1``, conditional on ``rev``, stamped."""
+    stamp = Stamp(base.rev + 1)
+    names = {"#slot": stamp.slot, **({"#record": "record"} if "#record" in set_clause else {})}
     update = {
-        **update,
-        "UpdateExpression": update["UpdateExpression"].replace("SET ", "SET writeToken = :token, ", 1),
-        "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":token": {"S": token}},
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-    with _conditional():
-        try:
-            dynamodb().update_item(**update)
-        except ClientError as error:
-            current = error.response.get("Item") or {}
-            if current.get("writeToken", {}).get("S") != token:
-                raise
-
-
-def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str) -> dict[str, Any]:
-    names = {"#record": "record"} if "#record" in set_clause else {}
-    return {
-        **({"ExpressionAttributeNames": names} if names else {}),
         "TableName": table(),
         "Key": keys.bin_key(base.id),
-        "UpdateExpression": f"SET rev = :next, {set_clause} {remove}".rstrip(),
+        "UpdateExpression": f"SET rev = :next, w.#slot = :stamp, {set_clause} {remove}".rstrip(),
         "ConditionExpression": _REV_MATCHES,
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {
             ":rev": {"N": str(base.rev)},
-            ":next": {"N": str(base.rev + 1)},
+            ":next": {"N": str(stamp.rev)},
+            ":stamp": {"S": stamp.value},
             **values,
         },
     }
+    return update, stamp
 
 
 def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict[str, Any]:
@@ -165,23 +208,24 @@ def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict
     }
 
 
-def append_version(base: Bin, record: StoredRecord, now: str) -> int:
+def append_version(base: Bin, record: StoredRecord, now: str, companions: Sequence[dict[str, Any]] = ()) -> int:
     """Add version ``versionCount + 1`` and count it, in one transaction. Returns its number."""
     number = base.version_count + 1
-    update = _base_update(base, "versionCount = :count", {":count": {"N": str(number)}}, "REMOVE purgeBelow")
-    _transact([{"Update": update}, _version_put(base, number, record, now)])
+    update, stamp = _base_update(base, "versionCount = :count", {":count": {"N": str(number)}}, "REMOVE purgeBelow")
+    _write_base("Update", update, stamp, [_version_put(base, number, record, now), *companions])
     return number
 
 
-def replace_latest(base: Bin, record: StoredRecord, now: str) -> None:
+def replace_latest(base: Bin, record: StoredRecord, now: str, companions: Sequence[dict[str, Any]] = ()) -> None:
     """Overwrite the latest record in place: the newest version, or the base record."""
     if base.version_count == 0:
-        _update_once(_base_update(base, "#record = :record", {":record": record.attribute}, "REMOVE purgeBelow"))
+        update, stamp = _base_update(base, "#record = :record", {":record": record.attribute}, "REMOVE purgeBelow")
+        _write_base("Update", update, stamp, companions)
         return
-    update = _base_update(
+    update, stamp = _base_update(
         base, "versionCount = :count", {":count": {"N": str(base.version_count)}}, "REMOVE purgeBelow"
     )
-    _transact([{"Update": update}, _version_put(base, base.version_count, record, now)])
+    _write_base("Update", update, stamp, [_version_put(base, base.version_count, record, now), *companions])
 
 
 def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
@@ -199,14 +243,19 @@ def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
     if preserved is not None:
         set_clause += ", #record = :record"
         values[":record"] = preserved.attribute
-    _update_once(_base_update(base, set_clause, values, ""))
+    update, stamp = _base_update(base, set_clause, values)
+    _write_base("Update", update, stamp)
 
 
 def delete_bin(base: Bin) -> None:
-    """Remove the base item; the stream's REMOVE record makes the purge delete every version."""
+    """Remove the base item; the stream's REMOVE record makes the purge delete every version.
+
+    Exactly once without a stamp: a bin id is never reused, so a retry that finds the item
+    gone found it gone by our own first attempt.
+    """
     from botocore.exceptions import ClientError
 
-    with _conditional():
+    with _conflicts_retried():
         try:
             dynamodb().delete_item(
                 TableName=table(),
@@ -216,9 +265,7 @@ def delete_bin(base: Bin) -> None:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            # Gone, on a retry: an earlier attempt deleted it and its response was lost
-            retried = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
-            if not (
-                retried and error_code(error) == "ConditionalCheckFailedException" and "Item" not in error.response
-            ):
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
+            if not (retried(error) and "Item" not in error.response):
+                raise StaleWrite() from error

@@ -83,6 +83,13 @@ def cancellation_codes(error: Exception) -> list[str]:
     return [str(r.get("Code", "None")) for r in response.get("CancellationReasons", [])]
 
 
+def retried(error: Exception) -> bool:
+    """Whether botocore sent the call more than once, so an earlier attempt may have been
+    applied by DynamoDB although its response was lost."""
+    response = getattr(error, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
 def is_transient(error: Exception) -> bool:
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 

@@ -29,7 +29,8 @@ from binvault.exceptions import (
     RouteNotFound,
 )
 from binvault.handlers.tracing import make_tracer
-from binvault.logic import bins, idempotency, inputs, versions
+from binvault.logic import bins, inputs, versions
+from binvault.models.bins import Outcome
 from binvault.models.settings import get_settings
 
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -76,19 +77,29 @@ _ROUTE_SHAPES: list[tuple[re.Pattern[str], frozenset[str], bool]] = [
 # ---- reading the request -------------------------------------------------------------
 
 
-def header(name: str) -> str | None:
+def header_values(name: str) -> list[str]:
+    """Every value sent for a header, in order (names are case-insensitive: X-Foo and x-foo
+    are the same header sent twice)."""
     event = app.current_event
     wanted = name.lower()
-    # Header names are case-insensitive: X-Foo and x-foo are the same header sent twice
-    values = {
+    values = [
         value
         for key, values in (event.get("multiValueHeaders") or {}).items()
         if key.lower() == wanted
         for value in values or []
-    }
+    ]
+    if not values:
+        value = (event.headers or {}).get(name)
+        values = [] if value is None else [value]
+    return values
+
+
+def header(name: str) -> str | None:
+    """A single-valued header; sent twice with different values, no validator accepts it."""
+    values = set(header_values(name))
     if len(values) > 1:
         return CONFLICTING
-    return (event.headers or {}).get(name)
+    return values.pop() if values else None
 
 
 def query_flag(name: str) -> str | None:
@@ -104,7 +115,9 @@ def master_key() -> str | None:
 
 
 def if_match() -> list[str] | None:
-    return inputs.if_match(header("If-Match"))
+    # A list-valued header: repeated If-Match lines combine into one list (RFC 9110, 5.3)
+    values = header_values("If-Match")
+    return inputs.if_match(", ".join(values)) if values else None
 
 
 def record_from_body() -> Any:
@@ -125,7 +138,7 @@ def wants_meta() -> bool:
     return from_header and inputs.flag(query_flag("meta"), "meta", True)
 
 
-def respond(outcome: bins.Outcome) -> Response[str]:
+def respond(outcome: Outcome) -> Response[str]:
     headers = {"ETag": outcome.etag} if outcome.etag else {}
     return Response(200, CONTENT_TYPE, json.dumps(outcome.body, ensure_ascii=False), headers)
 
@@ -247,5 +260,4 @@ def handle_unmatched(_: Exception) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency.remember_lambda_context(context)
     return app.resolve(event, context)

@@ -11,7 +11,6 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -26,18 +25,14 @@ from binvault.exceptions import (
     VersionNotFound,
     WriteConflict,
 )
+from binvault.logic import idempotency
 from binvault.logic.auth import authenticate
-from binvault.models.bins import Bin, StoredRecord, etag_for
+from binvault.logic.idempotency import Companions, no_companions
+from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
 from binvault.models.settings import get_settings
 
 T = TypeVar("T")
 Which = Literal["base", "latest"] | int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    body: Any
-    etag: str | None = None
 
 
 def now_iso() -> str:
@@ -130,17 +125,17 @@ def create_bin(
     if master_key is None:
         raise MissingMasterKey()
     account_id = authenticate(master_key)
+
+    def create(companions: Companions) -> Outcome:
+        return _create(account_id, record, private, name, companions)
+
     if idempotency_key is None:
-        return _create(account_id, record, private, name)
-    from binvault.logic import idempotency
-
+        return create(no_companions)
     request = idempotency.fingerprint(record, private, name)
-    return idempotency.run_once(
-        account_id, idempotency_key, "POST /b", request, lambda: _create(account_id, record, private, name)
-    )
+    return idempotency.run_once(account_id, idempotency_key, "POST /b", request, record, create)
 
 
-def _create(account_id: str, record: Any, private: bool, name: str | None) -> Outcome:
+def _create(account_id: str, record: Any, private: bool, name: str | None, companions: Companions) -> Outcome:
     stored = StoredRecord(records.encode(record))
     created_at = now_iso()
     for _ in range(5):
@@ -155,14 +150,15 @@ def _create(account_id: str, record: Any, private: bool, name: str | None) -> Ou
             version_count=0,
             rev=1,
         )
-        try:
-            bins.put_new_bin(new)
-        except StaleWrite:  # an id collision: 64 random bits make this all but impossible
-            continue
         metadata: dict[str, Any] = {"id": new.id, "createdAt": created_at, "private": private}
         if name is not None:
             metadata["name"] = name
-        return Outcome({"record": record, "metadata": metadata}, new.etag)
+        outcome = Outcome({"record": record, "metadata": metadata}, new.etag)
+        try:
+            bins.put_new_bin(new, companions(outcome))
+        except StaleWrite:  # an id collision: 64 random bits make this all but impossible
+            continue
+        return outcome
     raise ServiceUnavailable()
 
 
@@ -177,29 +173,26 @@ def update_bin(
     stored = StoredRecord(records.encode(record))
     max_versions = get_settings().max_versions
 
-    def attempt(base: Bin) -> Outcome:
-        metadata: dict[str, Any] = {"parentId": base.id, "private": base.private}
-        if versioning and base.version_count < max_versions:
-            metadata["version"] = bins.append_version(base, stored, now_iso())
-        else:
-            bins.replace_latest(base, stored, now_iso())
-            if versioning:  # at the cap: stored in place, as JSONBin does, and said so
+    def update(companions: Companions) -> Outcome:
+        def attempt(base: Bin) -> Outcome:
+            metadata: dict[str, Any] = {"parentId": base.id, "private": base.private}
+            append = versioning and base.version_count < max_versions
+            if append:
+                metadata["version"] = base.version_count + 1
+            elif versioning:  # at the cap: stored in place, as JSONBin does, and said so
                 metadata["versioning"] = False
-        return Outcome({"record": record, "metadata": metadata}, etag_for(base.id, base.rev + 1))
+            outcome = Outcome({"record": record, "metadata": metadata}, etag_for(base.id, base.rev + 1))
+            write = bins.append_version if append else bins.replace_latest
+            write(base, stored, now_iso(), companions(outcome))
+            return outcome
+
+        return with_fresh_state(first, if_match, attempt)
 
     first = writable_bin(master_key, bin_id)
     if idempotency_key is None:
-        return with_fresh_state(first, if_match, attempt)
-    from binvault.logic import idempotency
-
+        return update(no_companions)
     request = idempotency.fingerprint(record, versioning, if_match)
-    return idempotency.run_once(
-        first.owner,
-        idempotency_key,
-        f"PUT /b/{bin_id}",
-        request,
-        lambda: with_fresh_state(first, if_match, attempt),
-    )
+    return idempotency.run_once(first.owner, idempotency_key, f"PUT /b/{bin_id}", request, record, update)
 
 
 def _bin_metadata(base: Bin) -> dict[str, Any]:

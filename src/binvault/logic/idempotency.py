@@ -2,46 +2,49 @@
 request replays the first response and changes nothing; the same key with a different
 request answers 422.
 
-Built on Powertools' idempotency utility with its DynamoDB persistence layer, in its own
-table (``IdempotencyTable`` in template.yaml, TTL-expired). Records are keyed by account,
-route and key, so two accounts using the same key never collide. The utility (and its
-imports) is loaded only when a request carries the header, to keep cold starts short.
+Why not Powertools' idempotency utility: it saves the response in a second write after
+the work, so a crash or a lost save between the two leaves work done with nothing to
+replay (the next retry does the work again), and it stores the whole response, which for a
+record near ``MAX_BIN_BYTES`` exceeds DynamoDB's 400 KB item limit and turned a finished
+write into a 503. Here the record is completed *inside the bin write's own transaction*
+(``dal.idempotency``), stores only metadata, and is checked against a hard size bound.
+
+The flow, for one request:
+
+    claim the key (conditional put) --held by another attempt--> wait for its result, or 409
+      | taken                          --completed, same request--> replay (no write, no change)
+      v                                --completed, other request--> 422
+    the use case's write + the COMPLETED record, one transaction
+      | failed before writing: give the key back, so the retry runs at once
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from binvault.exceptions import IdempotencyInProgress, IdempotencyKeyReused, ServiceUnavailable
+from binvault.dal import idempotency
+from binvault.exceptions import CompanionConditionFailed, IdempotencyInProgress, IdempotencyKeyReused
+from binvault.models.bins import Outcome
 from binvault.models.settings import get_settings
-
-if TYPE_CHECKING:
-    from binvault.logic.bins import Outcome
 
 IN_PROGRESS_POLLS = 20
 IN_PROGRESS_POLL_SECONDS = 0.1
-# The current invocation's Lambda context: an in-progress record then expires when the
-# invocation would time out, so a crashed first attempt does not block its key for long.
-_lambda_context: Any = None
+# How long an attempt holds its key before a retry may take it over: beyond API Gateway's
+# 29 s integration timeout, so only an attempt that can no longer answer is taken over
+# (and even then it cannot write: its completion is conditional on still holding the key).
+LOCK_SECONDS = 30
+
+Companions = Callable[[Outcome], Sequence[dict[str, Any]]]
 
 
-def remember_lambda_context(context: Any) -> None:
-    global _lambda_context
-    _lambda_context = context
-
-
-@lru_cache(maxsize=1)
-def _persistence() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    from binvault.dal.client import dynamodb
-
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name, boto3_client=dynamodb())
+def no_companions(_: Outcome) -> Sequence[dict[str, Any]]:
+    """What a write without Idempotency-Key carries alongside itself: nothing."""
+    return ()
 
 
 def fingerprint(*parts: Any) -> str:
@@ -50,51 +53,51 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
+def _replay(existing: idempotency.Existing, record: Any) -> Outcome:
+    result = existing.result or {}
+    return Outcome({"record": record, "metadata": result["metadata"]}, result.get("etag"))
+
+
+def _remembered(outcome: Outcome) -> dict[str, Any]:
+    return {"metadata": outcome.body["metadata"], "etag": outcome.etag}
+
+
 def run_once(
     account_id: str,
     idempotency_key: str,
     route: str,
-    request_fingerprint: str,
-    operation: Callable[[], Outcome],
+    request: str,
+    record: Any,
+    operation: Callable[[Companions], Outcome],
 ) -> Outcome:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyPersistenceLayerError,
-        IdempotencyValidationError,
-    )
+    """Run ``operation`` at most once per (account, route, key).
 
-    from binvault.logic.bins import Outcome
-
-    config = IdempotencyConfig(
-        event_key_jmespath="[account, route, key]",
-        payload_validation_jmespath="request",
-        expires_after_seconds=get_settings().idempotency_ttl_seconds,
-        raise_on_no_idempotency_key=True,
-    )
-    if _lambda_context is not None:
-        config.register_lambda_context(_lambda_context)
-
-    @idempotent_function(
-        data_keyword_argument="call",
-        persistence_store=_persistence(),
-        config=config,
-        key_prefix="binvault",
-    )
-    def execute(call: dict[str, str]) -> dict[str, Any]:
-        outcome = operation()
-        return {"body": outcome.body, "etag": outcome.etag}
-
-    call = {"account": account_id, "route": route, "key": idempotency_key, "request": request_fingerprint}
+    ``operation`` gets the function that turns its Outcome into the transaction items its
+    write must carry; its response body must be ``{"record": record, "metadata": ...}``.
+    """
+    settings = get_settings()
+    record_id = idempotency.record_id(account_id, route, idempotency_key)
     for _ in range(IN_PROGRESS_POLLS):
-        try:
-            stored = execute(call=call)
-            return Outcome(stored["body"], stored.get("etag"))
-        except IdempotencyValidationError as error:
-            raise IdempotencyKeyReused() from error
-        except IdempotencyAlreadyInProgressError:
-            # The first request is still running: wait for its response rather than fail.
-            time.sleep(IN_PROGRESS_POLL_SECONDS)
-        except IdempotencyPersistenceLayerError as error:
-            raise ServiceUnavailable() from error
-    raise IdempotencyInProgress()
+        found = idempotency.claim(record_id, request, int(time.time()), LOCK_SECONDS, settings.idempotency_ttl_seconds)
+        if isinstance(found, idempotency.Claim):
+            break
+        if found.request != request:
+            raise IdempotencyKeyReused()
+        if found.status == idempotency.COMPLETED:
+            return _replay(found, record)
+        # The first request is still running: wait for its response rather than fail.
+        time.sleep(IN_PROGRESS_POLL_SECONDS)
+    else:
+        raise IdempotencyInProgress()
+
+    held = found
+    try:
+        return operation(lambda outcome: held.companions(_remembered(outcome)))
+    except CompanionConditionFailed as error:
+        # Our lock expired and a retry took the key over: its write is the one that counts.
+        raise IdempotencyInProgress() from error
+    except BaseException:
+        # Best effort: the lock expires by itself, and the first error is the answer.
+        with contextlib.suppress(Exception):
+            idempotency.release(held)
+        raise

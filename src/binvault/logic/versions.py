@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from binvault.dal import bins
 from binvault.exceptions import StaleWrite
-from binvault.logic.bins import Outcome, with_fresh_state, writable_bin
-from binvault.models.bins import Bin, StoredRecord, etag_for
+from binvault.logic.bins import with_fresh_state, writable_bin
+from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
 
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
 

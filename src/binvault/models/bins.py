@@ -14,6 +14,14 @@ def etag_for(bin_id: str, rev: int) -> str:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a use case answers: the response body and the bin's ETag (if any)."""
+
+    body: Any
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredRecord:
     """A record as stored: the raw attribute, decoded only when a response needs it."""
 
