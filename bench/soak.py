@@ -10,7 +10,9 @@ injected into the API's own DynamoDB client (``binvault.dal.client.dynamodb()``)
 botocore's ``before-send`` event, i.e. below botocore's retry loop, exactly where the
 network would produce them: throttling, 500s, dropped connections and transaction
 conflicts on ~2% of calls, plus short periodic bursts dense enough to outlast the retries
-(those must become ``503`` with ``Retry-After``, nothing else).
+(those must become ``503`` with ``Retry-After``, nothing else). A share of the faults on
+write calls are *lost responses*: the call reaches DynamoDB and is applied, then its answer
+is lost, and botocore sends it again (AWS does this; the emulator never does by itself).
 
 Invariants checked at the end (exit status 1 if any fails), per bin:
 
@@ -21,7 +23,9 @@ Invariants checked at the end (exit status 1 if any fails), per bin:
   acknowledged, as a refused request never writes); no update is stored twice;
 - ``versionCount`` equals the number of readable versions, and the next number is 404;
 - every record ever served (base, /latest, /n) is one some client wrote;
-- the purge physically removes every deleted version, and nothing is dead-lettered.
+- the purge physically removes every deleted version, and nothing is dead-lettered;
+- the quota was charged exactly once per request: never below the requests that were
+  answered (other than 503), never above those plus the 503s (no double charge).
 
 Results (status counts per operation, error rates, faults injected, invariants, duration)
 are printed and written to bench/results/soak.json.
@@ -43,6 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.common import bin_item_count
 
@@ -50,6 +55,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HTTP_TIMEOUT_SECONDS = 30.0
 PURGE_WAIT_SECONDS = 60.0
 UNAVAILABLE = "Service temporarily unavailable, please retry"
+DEMO_REQUESTS = 100_000
 
 # (operation, weight): the traffic mix
 MIX = [
@@ -103,6 +109,9 @@ FAULT_KINDS: dict[str, tuple[int, bytes] | str] = {
     "EndpointConnectionError": "raise",
     "ReadTimeoutError": "raise",
 }
+# Calls whose response, once the call is applied, may be lost (and the call sent again).
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+LOST_RESPONSE_SHARE = 0.4  # of the faults on write calls, outside bursts
 CONFLICT = (
     400,
     _error(
@@ -131,6 +140,9 @@ class FaultInjector:
     injected: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # threads whose last call's response was lost: their retry goes through untouched, so a
+    # lost response never ends in a 503 whose write was applied (an unknowable outcome)
+    _retrying: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -140,18 +152,27 @@ class FaultInjector:
         from botocore.awsrequest import AWSResponse
 
         operation = event_name.rsplit(".", 1)[-1]
+        thread = threading.get_ident()
         with self._lock:
             self.calls[operation] += 1
-            if not self.enabled.is_set():
+            if not self.enabled.is_set() or thread in self._retrying:
+                self._retrying.discard(thread)
                 return None
-            rate = self.burst_rate if self.bursting.is_set() else self.rate
+            bursting = self.bursting.is_set()
+            rate = self.burst_rate if bursting else self.rate
             if self._random.random() >= rate:
                 return None
-            if operation == "TransactWriteItems" and self._random.random() < 0.3:
+            if operation in WRITES and not bursting and self._random.random() < LOST_RESPONSE_SHARE:
+                kind = "LostResponse"
+                self._retrying.add(thread)
+            elif operation == "TransactWriteItems" and self._random.random() < 0.3:
                 kind = "TransactionConflict"
             else:
                 kind = self._random.choice(list(FAULT_KINDS))
             self.injected[f"{operation}:{kind}"] += 1
+        if kind == "LostResponse":
+            _deliver(request)  # DynamoDB applies the call ...
+            raise exceptions.ReadTimeoutError(endpoint_url=request.url)  # ... and its answer is lost
         if kind == "EndpointConnectionError":
             raise exceptions.EndpointConnectionError(endpoint_url=request.url)
         if kind == "ReadTimeoutError":  # raised before sending: the request never arrived
@@ -159,6 +180,18 @@ class FaultInjector:
         status, body = CONFLICT if kind == "TransactionConflict" else FAULT_KINDS[kind]  # type: ignore[misc]
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "soak-injected"}
         return AWSResponse(request.url, status, headers, _Raw(body))
+
+
+def _deliver(request: Any) -> None:
+    """Send a signed botocore request to its endpoint and drop the answer."""
+    url = urlsplit(request.url)
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=HTTP_TIMEOUT_SECONDS)
+    try:
+        connection.request(request.method, url.path or "/", body=request.body, headers=headers)
+        connection.getresponse().read()
+    finally:
+        connection.close()
 
 
 # ---- the client side -----------------------------------------------------------------------
@@ -180,6 +213,8 @@ class Api:
         hostport, _, prefix = rest.partition("/")
         host, _, port = hostport.partition(":")
         self.host, self.port, self.prefix, self.key = host, int(port), "/" + prefix, key
+        self.answered: Counter[int] = Counter()  # every answer's status (0: no answer)
+        self._lock = threading.Lock()
 
     def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         sent = {"X-Master-Key": self.key, **(headers or {})}
@@ -188,13 +223,17 @@ class Api:
             payload = json.dumps(body).encode()
             sent["Content-Type"] = "application/json"
         connection = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
+        status = 0
         try:
             connection.request(method, self.prefix + path, body=payload, headers=sent)
             response = connection.getresponse()
             raw = response.read()
+            status = response.status
             received = {k.lower(): v for k, v in response.getheaders()}
         finally:
             connection.close()
+            with self._lock:
+                self.answered[status] += 1
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
@@ -228,6 +267,7 @@ class Soak:
     statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     violations: list[str] = field(default_factory=list)
     issued: int = 0
+    creates_unanswered: int = 0  # creates that got no answer: each may or may not have made a bin
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -291,6 +331,9 @@ class Soak:
                 self.books[bin_id] = BinBook(bin_id, token, sent={token})
         elif reply and reply.status != 503:
             self.violation(f"create: unexpected {reply.status} {reply.body!r}")
+        elif reply is None:
+            with self.lock:
+                self.creates_unanswered += 1
         return reply
 
     def update(self, rng: random.Random, worker: int, seq: int) -> Reply | None:
@@ -477,6 +520,45 @@ def wait_for_purge(stack: Any, books: dict[str, BinBook], counts: dict[str, int]
     return [f"{bin_id}: purge left orphaned version items after {PURGE_WAIT_SECONDS:.0f} s" for bin_id in pending]
 
 
+def account_ledger(stack: Any, api: Api) -> dict[str, Any]:
+    """Charges and bins of the demo account against what its requests were answered.
+
+    Every request the soak sends carries the key, so each one answered (other than 503) was
+    charged exactly once; a 503 or a request with no answer may or may not have been.
+    """
+    import boto3
+
+    from binvault.dal import keys
+
+    client = boto3.client("dynamodb", endpoint_url=stack.dynamodb_url)
+    table, account = os.environ["TABLE_NAME"], stack.demo["accountId"]
+    item = client.get_item(TableName=table, Key=keys.account_key(account), ConsistentRead=True)["Item"]
+    charged = DEMO_REQUESTS - int(item["requestsRemaining"]["N"])
+    with api._lock:
+        answered = dict(api.answered)
+    at_least = sum(n for status, n in answered.items() if status not in (0, 503))
+    at_most = at_least + answered.get(503, 0) + answered.get(0, 0)
+    problems = []
+    if charged > at_most:
+        problems.append(f"quota: DOUBLE CHARGES - {charged} charged for at most {at_most} requests")
+    if charged < at_least:
+        problems.append(f"quota: {charged} charged for {at_least} answered requests")
+    pages = client.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="sk = :bin AND #owner = :account",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":bin": {"S": "BIN"}, ":account": {"S": account}},
+        ConsistentRead=True,
+    )
+    return {
+        "quota_charged": charged,
+        "quota_bounds": [at_least, at_most],
+        "double_charges": max(0, charged - at_most),
+        "bins_stored": sum(page["Count"] for page in pages),
+        "problems": problems,
+    }
+
+
 # ---- main ---------------------------------------------------------------------------------
 
 
@@ -485,7 +567,7 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
     from binvault.dal.client import dynamodb
     from binvault.local.stack import running
 
-    with running(free_port(), free_port()) as stack:
+    with running(free_port(), free_port(), demo_requests=DEMO_REQUESTS) as stack:
         api = Api(stack.api_url, stack.demo["masterKey"])
         injector = FaultInjector(rate=fault_rate, seed=seed)
         client = dynamodb()
@@ -532,6 +614,12 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
             time.sleep(0.25)
         if stack.poller.dead_letters:
             problems.append(f"{len(stack.poller.dead_letters)} purge records dead-lettered")
+        ledger = account_ledger(stack, api)
+        problems.extend(ledger.pop("problems"))
+        unaccounted = ledger.pop("bins_stored") - len(soak.books)
+        ledger["duplicate_bins"] = max(0, unaccounted - soak.creates_unanswered)
+        if ledger["duplicate_bins"]:
+            problems.append(f"{ledger['duplicate_bins']} bins stored that no acknowledged create reported")
         phases = {
             "traffic": round(duration, 1),
             "verify": round(purge_started - verify_started, 1),
@@ -574,6 +662,9 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
         "acknowledged_versioned_updates": acked,
         "versions_deleted": sum(b.deleted for b in soak.books.values()),
         "versions_surviving": sum(counts.values()),
+        "lost_responses_injected": sum(n for kind, n in injector.injected.items() if kind.endswith(":LostResponse")),
+        "duplicate_versions": sum("stored twice" in p or "no acknowledged request wrote" in p for p in problems),
+        **ledger,
         "invariants_ok": not problems,
         "problems": problems[:100],
     }

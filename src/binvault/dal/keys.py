@@ -1,10 +1,11 @@
 """Every key and item type of the single table, and nothing else knows them.
 
-- account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt
+- account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt,
+               charges (recent charge tokens, see dal.accounts), adminToken?
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
 - bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
                generation, versionCount, rev, purgeBelow? (set only by a cut-over),
-               writeToken? (the last single-item write's token, see dal.bins._update_once)
+               w (the stamps of the last 16 writes, see dal.bins.Stamp)
 - bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: record, createdAt, generation, version
 
 Generations and versions are zero-padded so that sort-key order is numeric order: every
