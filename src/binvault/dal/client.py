@@ -45,10 +45,12 @@ TRANSIENT_CANCELLATION_REASONS = frozenset({"ThrottlingError", "ProvisionedThrou
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-# botocore's "standard" mode sleeps random() * 2 ** (attempt - 1) s before retry `attempt`
-# (capped at 20 s): the longest single sleep is before the last attempt.
+# botocore's "standard" mode sleeps up to min(2 ** (n - 1), 20) s after failed attempt n
+# (less for DynamoDB's non-throttling errors), plus up to 5 s more when the response carries
+# x-amz-retry-after: the longest single sleep is the one before the last attempt.
 BOTOCORE_BACKOFF_BASE = 2.0
 BOTOCORE_BACKOFF_CAP_SECONDS = 20.0
+BOTOCORE_RETRY_AFTER_EXTRA_SECONDS = 5.0
 # The longest sleep binvault's own retry loops take between two calls (purge batches: 2.0 s,
 # dal/purge.py; lost-race write retries: 0.5 s, logic/bins.py::with_fresh_state).
 APP_SLEEP_CEILING_SECONDS = 2.0
@@ -56,16 +58,21 @@ APP_SLEEP_CEILING_SECONDS = 2.0
 ANSWER_SECONDS = 1.0
 
 
-def longest_backoff(max_attempts: int) -> float:
-    if max_attempts < 2:
+def backoff_before(attempt: int) -> float:
+    """The longest sleep botocore takes before ``attempt`` (2 = the first retry)."""
+    if attempt < 2:
         return 0.0
-    return min(BOTOCORE_BACKOFF_CAP_SECONDS, BOTOCORE_BACKOFF_BASE ** (max_attempts - 2))
+    exponential = min(BOTOCORE_BACKOFF_CAP_SECONDS, BOTOCORE_BACKOFF_BASE ** (attempt - 2))
+    return exponential + BOTOCORE_RETRY_AFTER_EXTRA_SECONDS
 
 
-def call_seconds(max_attempts: int) -> float:
-    """The longest one call (every attempt timing out, every backoff at its maximum) can take."""
-    backoffs = sum(longest_backoff(attempts) for attempts in range(2, max_attempts + 1))
-    return max_attempts * ATTEMPT_SECONDS + backoffs
+def longest_backoff(max_attempts: int) -> float:
+    return max((backoff_before(attempt) for attempt in range(2, max_attempts + 1)), default=0.0)
+
+
+def call_seconds(max_attempts: int, attempt_seconds: float = ATTEMPT_SECONDS) -> float:
+    """The longest one call can take with no deadline: every attempt timing out, every sleep at its maximum."""
+    return max_attempts * attempt_seconds + sum(backoff_before(a) for a in range(2, max_attempts + 1))
 
 
 def reserve_seconds(settings: Settings) -> float:
