@@ -82,7 +82,7 @@ def stream_event() -> dict[str, object]:
                     "SizeBytes": 120,
                     "StreamViewType": "NEW_IMAGE",
                 },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/binvault/stream/2026-11-30T00:00:00.000",
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/binvault/stream/2026-11-30T00:00:00.000",  # noqa: E501
             }
         ]
     }

@@ -4,6 +4,7 @@
     binvault-admin rotate-key ACCOUNT_ID          -> {"accountId": ..., "masterKey": ...}
     binvault-admin set-quota ACCOUNT_ID --requests N
     binvault-admin show-account ACCOUNT_ID        (never prints a key, not even its hash)
+    binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
 The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
@@ -19,8 +20,10 @@ import sys
 import uuid
 from typing import Any
 
-from binvault.dal import accounts
-from binvault.logic import auth
+from binvault.dal import accounts, bins
+from binvault.dal.purge import purge_versions
+from binvault.exceptions import InvalidBinId
+from binvault.logic import auth, inputs
 from binvault.logic.bins import now_iso
 from binvault.models.settings import get_settings
 
@@ -55,6 +58,17 @@ def show_account(account_id: str) -> dict[str, Any]:
     }
 
 
+def purge(bin_id: str) -> dict[str, Any]:
+    """What the purge Lambda does for a cut-over or a bin delete, without its time limit:
+    delete every version item of the generations below the bin's current one, or every
+    version item when the bin is gone. Idempotent, so re-driving twice is harmless."""
+    bin_id = inputs.bin_id(bin_id)
+    base = bins.get_bin(bin_id)
+    below = None if base is None else base.generation
+    deleted = purge_versions(bin_id, below)
+    return {"binId": bin_id, "binExists": base is not None, "belowGeneration": below, "deleted": deleted}
+
+
 def _requests(value: str) -> int:
     number = int(value)
     if not 0 <= number <= MAX_REQUESTS:
@@ -76,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     quota.add_argument("--requests", type=_requests, required=True)
     show = commands.add_parser("show-account", help="print the account (never its key)")
     show.add_argument("account_id")
+    purge_command = commands.add_parser(
+        "purge", help="delete a bin's unreachable versions (re-drive a purge that ended in the DLQ)"
+    )
+    purge_command.add_argument("bin_ids", nargs="+", metavar="bin_id")
     return parser
 
 
@@ -93,10 +111,17 @@ def main(argv: list[str] | None = None) -> int:
             result = rotate_key(args.account_id)
         elif args.command == "set-quota":
             result = set_quota(args.account_id, args.requests)
+        elif args.command == "purge":
+            for bin_id in args.bin_ids:
+                print(json.dumps(purge(bin_id)))
+            return 0
         else:
             result = show_account(args.account_id)
     except accounts.AccountNotFound:
         print(json.dumps({"error": "account not found"}), file=sys.stderr)
+        return 1
+    except InvalidBinId as error:
+        print(json.dumps({"error": error.message}), file=sys.stderr)
         return 1
     except Exception as error:  # an operator needs the reason, never a traceback with secrets
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}), file=sys.stderr)

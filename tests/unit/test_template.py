@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from binvault.local.template_tables import TEMPLATE as TEMPLATE_PATH
 from binvault.local.template_tables import load_template
 
 TEMPLATE = load_template()
+ROOT = TEMPLATE_PATH.parent
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue"}
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
@@ -35,23 +37,27 @@ def test_every_handler_imports_and_is_callable(name: str) -> None:
 # ---- IAM: least privilege -----------------------------------------------------------------
 
 
+def _role(function: dict[str, Any]) -> dict[str, Any]:
+    """The function's explicit AWS::IAM::Role (SAM's generated roles grant more, see template)."""
+    role = function["Properties"]["Role"]
+    assert isinstance(role, dict) and set(role) == {"GetAtt"}, role
+    name, _, attribute = role["GetAtt"].partition(".")
+    assert attribute == "Arn"
+    assert RESOURCES[name]["Type"] == "AWS::IAM::Role"
+    return dict(RESOURCES[name]["Properties"])
+
+
+def _conditional(policy: Any) -> bool:
+    return isinstance(policy, dict) and set(policy) == {"If"}
+
+
 def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    """The role's unconditional statements (the one conditional policy is X-Ray's)."""
     statements: list[dict[str, Any]] = []
-    for policy in function["Properties"].get("Policies", []):
-        if isinstance(policy, str):  # a managed policy by name: never acceptable here
-            pytest.fail(f"managed policy {policy!r} grants more than the function needs")
-        if "Statement" in policy:
-            statements.extend(policy["Statement"])
+    for policy in _role(function).get("Policies", []):
+        if not _conditional(policy):
+            statements.extend(policy["PolicyDocument"]["Statement"])
     return statements
-
-
-def _sam_policy_templates(function: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (name, args or {})
-        for policy in function["Properties"].get("Policies", [])
-        if isinstance(policy, dict) and "Statement" not in policy
-        for name, args in policy.items()
-    ]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -115,18 +121,81 @@ def test_every_resource_is_one_of_our_own(function: str, index: int, statement: 
             assert name in RESOURCES, name
 
 
-def test_sam_policy_templates_if_any_are_scoped_to_our_resources() -> None:
+def test_functions_use_explicit_roles_and_no_sam_policies() -> None:
+    # With Policies, SAM generates the role and adds X-Ray write access whatever TracingEnabled
+    # says, and AWSLambdaDynamoDBExecutionRole (every stream in the account) for the stream.
     for name, function in FUNCTIONS.items():
-        for template_name, args in _sam_policy_templates(function):
-            assert not template_name.endswith(("FullAccess", "PowerUserAccess")), (name, template_name)
-            scoped = {key: value for key, value in args.items() if key in SAM_TEMPLATE_PARAMETERS}
-            assert scoped, (name, template_name)
-            for value in scoped.values():
-                assert referenced_resources(value) in (
-                    {"BinsTable"},
-                    {"IdempotencyTable"},
-                    {"PurgeDeadLetterQueue"},
-                )
+        assert "Policies" not in function["Properties"], name
+        role = _role(function)
+        assert role["ManagedPolicyArns"] == [
+            {"Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+        ], name
+
+
+def test_xray_write_access_only_under_the_tracing_condition() -> None:
+    for name, function in FUNCTIONS.items():
+        conditional = [p for p in _role(function).get("Policies", []) if _conditional(p)]
+        assert len(conditional) == 1, name
+        condition, policy, otherwise = conditional[0]["If"]
+        assert (condition, otherwise) == ("Tracing", {"Ref": "AWS::NoValue"}), name
+        actions = {a for s in policy["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])}
+        assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, name
+        unconditional = {a for s in _statements(function) for a in _as_list(s["Action"])}
+        assert not any(a.startswith("xray:") for a in unconditional), name
+
+
+def _boto_operations(*modules: str) -> set[str]:
+    """The DynamoDB actions the code in ``modules`` (under src/binvault/dal) calls, as IAM
+    names: client methods, and the item operations inside TransactWriteItems."""
+    source = "".join((ROOT / "src" / "binvault" / "dal" / module).read_text() for module in modules)
+    methods = set(re.findall(r"dynamodb\(\)\.(\w+)", source))
+    actions = {"dynamodb:" + "".join(part.title() for part in method.split("_")) for method in methods}
+    if "dynamodb:TransactWriteItems" in actions:
+        # IAM has no TransactWriteItems action: each item needs its own operation's
+        actions.remove("dynamodb:TransactWriteItems")
+        item_ops = set(re.findall(r'"(Put|Update|Delete|ConditionCheck)":', source))
+        actions |= {f"dynamodb:{op}Item" for op in item_ops}
+    return actions
+
+
+def _granted_on(function: str, table: str) -> set[str]:
+    return {
+        a
+        for s in _statements(FUNCTIONS[function])
+        if s["Resource"] == {"GetAtt": f"{table}.Arn"}
+        for a in _as_list(s["Action"])
+    }
+
+
+def test_the_api_is_granted_exactly_what_its_code_calls() -> None:
+    # dal/accounts.py also holds the admin CLI's transactions (create, rotate), which run with
+    # the operator's credentials: the API itself only reads keys and charges accounts
+    used = _boto_operations("bins.py") | {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert _granted_on("ApiFunction", "BinsTable") == used
+    assert _granted_on("ApiFunction", "BinsTable") <= used | _boto_operations("accounts.py")
+    # Powertools' idempotency persistence layer: get, put (conditional), update, delete
+    assert _granted_on("ApiFunction", "IdempotencyTable") == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+def test_the_purge_is_granted_exactly_what_its_code_calls() -> None:
+    assert _granted_on("PurgeFunction", "BinsTable") == _boto_operations("purge.py")
+    stream = {
+        a
+        for s in _statements(FUNCTIONS["PurgeFunction"])
+        if "Stream" in json.dumps(s["Resource"]) or "stream" in json.dumps(s["Resource"])
+        for a in _as_list(s["Action"])
+    }
+    assert stream == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }
 
 
 def test_the_api_cannot_scan_query_or_batch() -> None:

@@ -7,13 +7,14 @@ and a cold start that serves a validation error never pays for a client.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from binvault.exceptions import ServiceUnavailable
-from binvault.models.settings import get_settings
+from binvault.models.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -39,6 +40,92 @@ TRANSIENT_CODES = frozenset(
 TRANSIENT_CANCELLATION_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
 
 
+# ---- time budgets ------------------------------------------------------------------------
+# One attempt of one call never takes longer than this (botocore gives up on it):
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 3.0
+ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+# botocore's "standard" mode sleeps up to min(2 ** (n - 1), 20) s after failed attempt n
+# (less for DynamoDB's non-throttling errors), plus up to 5 s more when the response carries
+# x-amz-retry-after: the longest single sleep is the one before the last attempt.
+BOTOCORE_BACKOFF_BASE = 2.0
+BOTOCORE_BACKOFF_CAP_SECONDS = 20.0
+BOTOCORE_RETRY_AFTER_EXTRA_SECONDS = 5.0
+# The longest sleep binvault's own retry loops take between two calls (purge batches: 2.0 s,
+# dal/purge.py; lost-race write retries: 0.5 s, logic/bins.py::with_fresh_state).
+APP_SLEEP_CEILING_SECONDS = 2.0
+# Time to build and return the 503 (and for Lambda to hand it to API Gateway).
+ANSWER_SECONDS = 1.0
+
+
+def backoff_before(attempt: int) -> float:
+    """The longest sleep botocore takes before ``attempt`` (2 = the first retry)."""
+    if attempt < 2:
+        return 0.0
+    exponential = min(BOTOCORE_BACKOFF_CAP_SECONDS, BOTOCORE_BACKOFF_BASE ** (attempt - 2))
+    return exponential + BOTOCORE_RETRY_AFTER_EXTRA_SECONDS
+
+
+def longest_backoff(max_attempts: int) -> float:
+    return max((backoff_before(attempt) for attempt in range(2, max_attempts + 1)), default=0.0)
+
+
+def call_seconds(max_attempts: int, attempt_seconds: float = ATTEMPT_SECONDS) -> float:
+    """The longest one call can take with no deadline: every attempt timing out, every sleep at its maximum."""
+    return max_attempts * attempt_seconds + sum(backoff_before(a) for a in range(2, max_attempts + 1))
+
+
+def reserve_seconds(settings: Settings) -> float:
+    """Kept back from an invocation's end: the last attempt the deadline allows ends by the
+    deadline, then at most one sleep (botocore's or ours) before the next call is refused,
+    then the answer."""
+    return max(longest_backoff(settings.dynamodb_max_attempts), APP_SLEEP_CEILING_SECONDS) + ANSWER_SECONDS
+
+
+class DeadlineReached(ServiceUnavailable):
+    """The invocation would time out before another attempt could finish: answer 503 now
+    (a purge record is reported failed, and its retry continues where this one stopped)."""
+
+
+# Deadlines (time.monotonic()) of the invocations running in this process. In Lambda there
+# is one at a time; the local stack runs the API and the purge poller side by side, and then
+# the latest deadline applies (never a stale one: each invocation removes its own).
+_deadlines: dict[object, float] = {}
+_deadlines_lock = threading.Lock()
+_clock = time.monotonic  # tests replace it, never the wall clock
+
+
+def current_deadline() -> float | None:
+    with _deadlines_lock:
+        return max(_deadlines.values(), default=None)
+
+
+@contextmanager
+def invocation_deadline(context: Any) -> Iterator[None]:
+    """Bound every DynamoDB attempt made during a Lambda invocation by the invocation's
+    remaining time (``context.get_remaining_time_in_millis()``), less ``reserve_seconds``."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        yield
+        return
+    token = object()
+    deadline = _clock() + remaining() / 1000 - reserve_seconds(get_settings())
+    with _deadlines_lock:
+        _deadlines[token] = deadline
+    try:
+        yield
+    finally:
+        with _deadlines_lock:
+            del _deadlines[token]
+
+
+def _refuse_attempts_past_the_deadline(**_: Any) -> None:
+    """botocore ``before-send`` hook: runs before every attempt, retries included."""
+    deadline = current_deadline()
+    if deadline is not None and _clock() + ATTEMPT_SECONDS > deadline:
+        raise DeadlineReached()
+
+
 @lru_cache(maxsize=1)
 def _create_client() -> BaseClient:
     # botocore directly rather than boto3: the same client, without boto3's import cost
@@ -49,14 +136,17 @@ def _create_client() -> BaseClient:
     settings = get_settings()
     config = Config(
         # "standard" retries throttling, 5xx and connection errors with jittered
-        # exponential backoff; attempts stay well inside the API's 29 s budget.
+        # exponential backoff; the invocation deadline (above) keeps them inside the
+        # function's timeout, and tests/unit/test_budgets.py checks the arithmetic.
         retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
-        connect_timeout=2,
-        read_timeout=5,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
         tcp_keepalive=True,
         max_pool_connections=16,
     )
-    return botocore.session.get_session().create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
+    client = botocore.session.get_session().create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
+    client.meta.events.register("before-send.dynamodb", _refuse_attempts_past_the_deadline)
+    return client
 
 
 _client_lock = threading.Lock()

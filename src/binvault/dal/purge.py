@@ -1,7 +1,11 @@
 """Physical removal of version items that a cut-over or a bin delete made unreachable.
 
 Idempotent by construction: it deletes whatever old items it still finds, so running it
-twice, concurrently, or after a crash half-way is harmless.
+twice, concurrently, or after a crash half-way is harmless. That is also how a big purge
+spans invocations: in Lambda every call is bounded by the invocation deadline
+(``dal.client.invocation_deadline``); when it is near, the next call raises
+``DeadlineReached``, the stream record is reported failed, and Lambda's retry starts the
+query again and finds only what is left.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from binvault.dal.client import call, dynamodb, table
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_BATCH_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 2.0  # the longest sleep between two batch attempts (dal.client counts it)
 
 
 class PurgeIncomplete(RuntimeError):
@@ -51,7 +56,7 @@ def _delete_batch(batch: list[dict[str, Any]], sleep: Any = time.sleep) -> None:
         if not pending:
             return
         # Unprocessed items mean the partition is busy: back off with full jitter.
-        sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt)))
     raise PurgeIncomplete(f"{sum(len(v) for v in pending.values())} deletes left unprocessed")
 
 

@@ -58,7 +58,7 @@ app = APIGatewayRestResolver(
     cors=CORSConfig(
         allow_origin="*",
         allow_headers=list(REQUEST_HEADERS),
-        expose_headers=["ETag"],
+        expose_headers=["ETag", "Retry-After"],
         max_age=600,
     )
 )

@@ -59,7 +59,13 @@ def record_handler(record: DynamoDBRecord) -> None:
     if target is None:
         return
     bin_id, below = target
-    deleted = purge_versions(bin_id, below)
+    try:
+        deleted = purge_versions(bin_id, below)
+    except Exception:
+        # Lambda retries the record and, after the last retry, sends it to the DLQ: this line
+        # names the bin for `binvault-admin purge <binId>` (the DLQ message only has positions).
+        logger.warning("purge incomplete", extra={"binId": bin_id, "belowGeneration": below}, exc_info=True)
+        raise
     created = record.raw_event.get("dynamodb", {}).get("ApproximateCreationDateTime")
     if created is not None:
         metrics.add_metric("PurgeLagSeconds", MetricUnit.Seconds, max(0.0, time.time() - float(created)))

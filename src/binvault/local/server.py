@@ -40,7 +40,9 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
 
     def _gateway_error(self, status: int, message: str) -> None:
         body = json.dumps({"message": message}).encode()
-        self._send(status, {"Content-Type": "application/json; charset=utf-8"}, body)
+        # the CORS headers template.yaml's GatewayResponses send, so a browser can read the error
+        cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Retry-After"}
+        self._send(status, {"Content-Type": "application/json; charset=utf-8", **cors}, body)
 
     def _serve(self) -> None:
         url = urlsplit(self.path)

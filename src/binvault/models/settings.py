@@ -81,7 +81,8 @@ class Settings:
             key_cache_seconds=_float(env, "KEY_CACHE_SECONDS", 300.0, 0.0, 86_400.0),
             idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
             write_attempts=_int(env, "WRITE_ATTEMPTS", 10, 1, 50),
-            dynamodb_max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 5, 1, 20),
+            # at most 6: a longer backoff would leave no time for an attempt (dal/client.py budgets)
+            dynamodb_max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 3, 1, 6),
             endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB", "").strip() or None,
         )
 
