@@ -173,13 +173,10 @@ def test_the_api_is_granted_exactly_what_its_code_calls() -> None:
     used = _boto_operations("bins.py") | {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert _granted_on("ApiFunction", "BinsTable") == used
     assert _granted_on("ApiFunction", "BinsTable") <= used | _boto_operations("accounts.py")
-    # Powertools' idempotency persistence layer: get, put (conditional), update, delete
-    assert _granted_on("ApiFunction", "IdempotencyTable") == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    }
+    # Idempotency records: claimed and released by dal/idempotency.py, completed by a Put
+    # inside the bin write's transaction
+    assert _granted_on("ApiFunction", "IdempotencyTable") == _boto_operations("idempotency.py")
+    assert _granted_on("ApiFunction", "IdempotencyTable") == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
 def test_the_purge_is_granted_exactly_what_its_code_calls() -> None:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from binvault.dal.client import invocation_deadline
 from binvault.exceptions import (
     BadRequest,
     BinvaultError,
@@ -260,4 +261,6 @@ def handle_unmatched(_: Exception) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # Every DynamoDB attempt must end before the invocation would: past that, 503 at once.
+    with invocation_deadline(context):
+        return app.resolve(event, context)

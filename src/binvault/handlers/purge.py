@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from binvault.dal import keys
+from binvault.dal.client import invocation_deadline
 from binvault.dal.purge import purge_versions
 from binvault.handlers.tracing import make_tracer
 
@@ -77,7 +78,10 @@ def record_handler(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    # A purge that nears the invocation's end stops (DeadlineReached): its record is reported
+    # failed, and Lambda's retry queries again and finds only what is left.
+    with invocation_deadline(context):
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     return dict(response)
