@@ -37,10 +37,11 @@ e2e: $(STAMP)
 	@test -n "$(BINVAULT_URL)" -a -n "$(BINVAULT_KEY)" || { echo "usage: make e2e BINVAULT_URL=https://.../v3 BINVAULT_KEY=<master key>"; exit 2; }
 	BINVAULT_URL="$(BINVAULT_URL)" BINVAULT_KEY="$(BINVAULT_KEY)" $(BIN)/python -m pytest tests/e2e
 
-lint: $(STAMP) transform  ## ruff (lint + format check), mypy on src/, the SAM transform, cfn-lint on both templates
+lint: $(STAMP) transform  ## ruff (lint + format check), mypy on src/, import layers, the SAM transform, cfn-lint on both templates
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml build/template.transformed.json
 
 # What CloudFormation does with template.yaml at change-set time (aws-sam-translator), offline

@@ -24,7 +24,7 @@ from binvault.dal import accounts, bins
 from binvault.dal.purge import purge_versions
 from binvault.exceptions import InvalidBinId
 from binvault.logic import auth, inputs
-from binvault.logic.bins import now_iso
+from binvault.models.clock import now_iso
 from binvault.models.settings import get_settings
 
 MAX_REQUESTS = 10**12

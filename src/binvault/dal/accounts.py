@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from binvault.dal import keys
-from binvault.dal.client import call, cancellation_codes, dynamodb, error_code, table
+from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, error_code, get_item, table
 from binvault.exceptions import InvalidMasterKey, QuotaExhausted
 from binvault.models.bins import Account
 from binvault.models.settings import get_settings
@@ -56,14 +56,12 @@ def _account_from_item(item: dict[str, Any]) -> Account:
 def account_id_for_key(key_hash: str) -> str | None:
     # Eventually consistent: a key created a moment ago may be missed once, and the
     # decrement's condition is what actually decides whether the key is valid.
-    item = call(dynamodb().get_item, TableName=table(), Key=keys.master_key_key(key_hash)).get("Item")
+    item = get_item(keys.master_key_key(key_hash), consistent=False)
     return item["accountId"]["S"] if item else None
 
 
 def get_account(account_id: str) -> Account:
-    item = call(dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True).get(
-        "Item"
-    )
+    item = get_item(keys.account_key(account_id))
     if not item:
         raise AccountNotFound(account_id)
     return _account_from_item(item)
@@ -108,7 +106,7 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
     if removed:
         update += " REMOVE " + ", ".join(f"charges.#old{i}" for i in range(len(removed)))
     try:
-        response = call(
+        response = call_or_unavailable(
             dynamodb().update_item,
             TableName=table(),
             Key=keys.account_key(account_id),
@@ -147,15 +145,11 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
 
 
 def _account_item(account_id: str) -> dict[str, Any]:
-    item: dict[str, Any] = (
-        call(dynamodb().get_item, TableName=table(), Key=keys.account_key(account_id), ConsistentRead=True).get("Item")
-        or {}
-    )
-    return item
+    return get_item(keys.account_key(account_id)) or {}
 
 
 def _add_charges_map(account_id: str) -> None:
-    call(
+    call_or_unavailable(
         dynamodb().update_item,
         TableName=table(),
         Key=keys.account_key(account_id),
@@ -172,7 +166,7 @@ def _transact_once(items: list[dict[str, Any]], applied: Any) -> None:
 
     items[0] = {kind: {**op, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"} for kind, op in items[0].items()}
     try:
-        call(dynamodb().transact_write_items, TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+        call_or_unavailable(dynamodb().transact_write_items, TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
     except ClientError as error:
         reasons = error.response.get("CancellationReasons") or []
         if cancellation_codes(error)[:1] == ["ConditionalCheckFailed"] and applied(reasons[0].get("Item") or {}):
@@ -249,7 +243,7 @@ def set_quota(account_id: str, requests: int) -> None:
 
     token = uuid.uuid4().hex
     try:
-        call(
+        call_or_unavailable(
             dynamodb().update_item,
             TableName=table(),
             Key=keys.account_key(account_id),

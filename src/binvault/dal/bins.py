@@ -23,10 +23,10 @@ from typing import Any
 from binvault.dal import keys
 from binvault.dal.client import (
     TRANSIENT_CANCELLATION_REASONS,
-    call,
     cancellation_codes,
     dynamodb,
     error_code,
+    get_item,
     retried,
     table,
     transient_faults_as_unavailable,
@@ -82,17 +82,12 @@ def _bin_from_item(item: dict[str, Any]) -> Bin:
 
 
 def get_bin(bin_id: str) -> Bin | None:
-    item = call(dynamodb().get_item, TableName=table(), Key=keys.bin_key(bin_id), ConsistentRead=True).get("Item")
+    item = get_item(keys.bin_key(bin_id))
     return _bin_from_item(item) if item else None
 
 
 def get_version(bin_id: str, generation: int, number: int) -> Version | None:
-    item = call(
-        dynamodb().get_item,
-        TableName=table(),
-        Key=keys.version_key(bin_id, generation, number),
-        ConsistentRead=True,
-    ).get("Item")
+    item = get_item(keys.version_key(bin_id, generation, number))
     if not item:
         return None
     return Version(

@@ -206,9 +206,17 @@ def transient_faults_as_unavailable() -> Iterator[None]:
         raise
 
 
-def call(operation: Callable[..., T], **kwargs: Any) -> T:
+def call_or_unavailable(operation: Callable[..., T], **kwargs: Any) -> T:
     with transient_faults_as_unavailable():
         return operation(**kwargs)
+
+
+def get_item(key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
+    """One item of the bins table by key, or None."""
+    item: dict[str, Any] | None = call_or_unavailable(
+        dynamodb().get_item, TableName=table(), Key=key, ConsistentRead=consistent
+    ).get("Item")
+    return item
 
 
 def table() -> str:

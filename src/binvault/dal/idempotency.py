@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from binvault.dal.client import call, dynamodb, error_code, transient_faults_as_unavailable
+from binvault.dal.client import call_or_unavailable, dynamodb, error_code, transient_faults_as_unavailable
 from binvault.models.settings import get_settings
 
 INPROGRESS = "INPROGRESS"
@@ -134,7 +134,7 @@ def release(held: Claim) -> None:
     from botocore.exceptions import ClientError
 
     try:
-        call(
+        call_or_unavailable(
             dynamodb().delete_item,
             TableName=get_settings().idempotency_table_name,
             Key={"id": {"S": held.id}},

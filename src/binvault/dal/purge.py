@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from binvault.dal import keys
-from binvault.dal.client import call, dynamodb, table
+from binvault.dal.client import call_or_unavailable, dynamodb, table
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_BATCH_ATTEMPTS = 8
@@ -41,22 +41,22 @@ def _orphaned_keys(bin_id: str, below_generation: int | None) -> Iterator[dict[s
         "ProjectionExpression": "pk, sk",
     }
     while True:
-        page = call(dynamodb().query, **request)
+        page = call_or_unavailable(dynamodb().query, **request)
         yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _delete_batch(batch: list[dict[str, Any]], sleep: Any = time.sleep) -> None:
+def _delete_batch(batch: list[dict[str, Any]]) -> None:
     pending: dict[str, Any] = {table(): [{"DeleteRequest": {"Key": key}} for key in batch]}
     for attempt in range(MAX_BATCH_ATTEMPTS):
-        response = call(dynamodb().batch_write_item, RequestItems=pending)
+        response = call_or_unavailable(dynamodb().batch_write_item, RequestItems=pending)
         pending = response.get("UnprocessedItems") or {}
         if not pending:
             return
         # Unprocessed items mean the partition is busy: back off with full jitter.
-        sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt)))
+        time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt)))
     raise PurgeIncomplete(f"{sum(len(v) for v in pending.values())} deletes left unprocessed")
 
 

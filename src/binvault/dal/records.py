@@ -11,6 +11,8 @@ import json
 import zlib
 from typing import Any
 
+from binvault.models.bins import StoredRecord
+
 # Below this, compression rarely pays for its own header.
 COMPRESS_FROM_BYTES = 200
 
@@ -32,3 +34,12 @@ def decode(attribute: dict[str, Any]) -> Any:
     if "B" in attribute:
         return json.loads(zlib.decompress(attribute["B"]))
     return json.loads(attribute["S"])
+
+
+def store(record: Any) -> StoredRecord:
+    """A record as it is stored in a bin or version item."""
+    return StoredRecord(encode(record))
+
+
+def load(stored: StoredRecord) -> Any:
+    return decode(stored.attribute)

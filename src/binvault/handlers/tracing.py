@@ -9,7 +9,6 @@ So the handlers construct the real Tracer only when tracing is on (the template'
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 
@@ -22,20 +21,15 @@ class NoTracer:
     def capture_method(self, method: Any = None, **_: Any) -> Any:
         return method if method is not None else (lambda f: f)
 
-    def put_annotation(self, key: str, value: Any) -> None:
-        return None
-
 
 def tracing_enabled() -> bool:
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in {"1", "true"}
     return not disabled and bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
-def make_tracer(service: str, factory: Callable[..., Any] | None = None) -> Any:
+def make_tracer(service: str) -> Any:
     if not tracing_enabled():
         return NoTracer()
-    if factory is not None:
-        return factory(service=service)
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=service)

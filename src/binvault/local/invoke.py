@@ -70,8 +70,8 @@ def seed(event: dict[str, Any]) -> list[str]:
     """Make the event's key and bin exist; returns what was created (for stderr)."""
     from binvault.dal import accounts, bins, records
     from binvault.logic import auth
-    from binvault.logic.bins import now_iso
     from binvault.models.bins import Bin, StoredRecord
+    from binvault.models.clock import now_iso
 
     notes: list[str] = []
     key = _header(event, "X-Master-Key")

@@ -11,7 +11,6 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
@@ -28,15 +27,14 @@ from binvault.exceptions import (
 from binvault.logic import idempotency
 from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
-from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
+from binvault.models.bins import Bin, Outcome, etag_for
+from binvault.models.clock import now_iso
 from binvault.models.settings import get_settings
 
 T = TypeVar("T")
 Which = Literal["base", "latest"] | int
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+# A read of a version re-reads the base when a concurrent cut-over moved it in between.
+READ_ATTEMPTS = 10
 
 
 def new_bin_id() -> str:
@@ -63,8 +61,10 @@ def _authenticated_read(master_key: str, bin_id: str) -> tuple[str, Bin | None]:
     return account_id, future.result()
 
 
-def readable_bin(master_key: str | None, bin_id: str) -> Bin:
-    """The bin, if the caller may read it; public bins may be read without a key."""
+def authorize_read(master_key: str | None, bin_id: str) -> Bin:
+    """Steps 3 to 6 of the check order for a read: authenticate, charge one request, and
+    return the bin if the caller may read it (public bins may be read without a key, and
+    then the owner is charged)."""
     if master_key is None:
         base = bins.get_bin(bin_id)
         if base is None or base.private:
@@ -78,7 +78,9 @@ def readable_bin(master_key: str | None, bin_id: str) -> Bin:
     return base
 
 
-def writable_bin(master_key: str | None, bin_id: str) -> Bin:
+def authorize_write(master_key: str | None, bin_id: str) -> Bin:
+    """Steps 3 to 6 for a write: authenticate, charge one request, and return the bin if the
+    caller owns it."""
     if master_key is None:
         raise MissingMasterKey()
     account_id, base = _authenticated_read(master_key, bin_id)
@@ -136,7 +138,7 @@ def create_bin(
 
 
 def _create(account_id: str, record: Any, private: bool, name: str | None, companions: Companions) -> Outcome:
-    stored = StoredRecord(records.encode(record))
+    stored = records.store(record)
     created_at = now_iso()
     for _ in range(5):
         new = Bin(
@@ -170,7 +172,7 @@ def update_bin(
     if_match: list[str] | None,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    stored = StoredRecord(records.encode(record))
+    stored = records.store(record)
     max_versions = get_settings().max_versions
 
     def update(companions: Companions) -> Outcome:
@@ -188,7 +190,7 @@ def update_bin(
 
         return with_fresh_state(first, if_match, attempt)
 
-    first = writable_bin(master_key, bin_id)
+    first = authorize_write(master_key, bin_id)
     if idempotency_key is None:
         return update(no_companions)
     request = idempotency.fingerprint(record, versioning, if_match)
@@ -203,8 +205,8 @@ def _bin_metadata(base: Bin) -> dict[str, Any]:
 
 
 def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> Outcome:
-    base: Bin | None = readable_bin(master_key, bin_id)
-    for _ in range(get_settings().write_attempts):
+    base: Bin | None = authorize_read(master_key, bin_id)
+    for _ in range(READ_ATTEMPTS):
         if base is None:
             break
         metadata = _bin_metadata(base)
@@ -225,7 +227,7 @@ def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> O
             record = version.record
             metadata["createdAt"] = version.created_at
             metadata["version"] = number
-        value = record.decode()
+        value = records.load(record)
         return Outcome({"record": value, "metadata": metadata} if meta else value, base.etag)
     if base is None:
         raise BinNotFound()
@@ -233,7 +235,7 @@ def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> O
 
 
 def count_versions(master_key: str | None, bin_id: str) -> Outcome:
-    base = readable_bin(master_key, bin_id)
+    base = authorize_read(master_key, bin_id)
     metadata = {"id": base.id, "versionCount": base.version_count, "private": base.private}
     return Outcome({"metadata": metadata}, base.etag)
 
@@ -244,4 +246,4 @@ def delete_bin(master_key: str | None, bin_id: str, if_match: list[str] | None) 
         metadata = {"id": base.id, "versionsDeleted": base.version_count}
         return Outcome({"metadata": metadata, "message": "Bin deleted successfully"})
 
-    return with_fresh_state(writable_bin(master_key, bin_id), if_match, attempt)
+    return with_fresh_state(authorize_write(master_key, bin_id), if_match, attempt)

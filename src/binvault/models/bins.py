@@ -23,14 +23,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class StoredRecord:
-    """A record as stored: the raw attribute, decoded only when a response needs it."""
+    """A record as stored (``dal.records`` makes and reads it), decoded only when a
+    response needs it."""
 
     attribute: dict[str, Any]
-
-    def decode(self) -> Any:
-        from binvault.dal import records
-
-        return records.decode(self.attribute)
 
 
 @dataclass(frozen=True)
