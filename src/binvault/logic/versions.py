@@ -7,6 +7,28 @@ physically afterwards by the stream-driven purge (``handlers/purge.py``), so the
 costs the same few calls for 1 or 1000 versions:
 
     auth+quota || base read  ->  [latest version read]  ->  one conditional UpdateItem
+
+Everything that can go wrong, where it is decided, and what the client sees (the route in
+``handlers/api.py`` validates the input and maps every domain exception to its status):
+
+=============================================  ================================  ===========
+what happens                                   decided in                        answer
+=============================================  ================================  ===========
+malformed id, X-Preserve-Latest or If-Match,   ``logic/inputs.py`` (no I/O yet)   400
+or a body on this route
+no key / unknown or rotated key                ``logic/auth.py``, the decrement   401
+                                               in ``dal/accounts.py``
+quota used up (nothing charged)                ``dal/accounts.py`` decrement      403
+bin missing or another account's               ``authorize_write`` (logic/bins)   404
+stale If-Match                                 ``with_fresh_state`` (logic/bins)  412
+lost a race with another writer (the ``rev``   ``dal/bins.py`` -> StaleWrite ->   retried, then
+condition failed, or a transaction conflict)   ``with_fresh_state`` re-reads      503
+throttling / 5xx / network beyond botocore's   ``dal/client.py``                  503 +
+retries, or the invocation's deadline                                             Retry-After
+response lost after DynamoDB applied the       ``dal/bins.py`` (``Stamp``)        200, once
+cut-over (botocore sent it again)
+no versions                                    below                              200, 0
+=============================================  ================================  ===========
 """
 
 from __future__ import annotations
