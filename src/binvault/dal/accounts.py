@@ -15,6 +15,14 @@ botocore sends it again:
 - creating an account and rotating a key are transactions with a ClientRequestToken; a
   retry that fails its condition against our own first attempt sees our new key hash;
 - setting the quota stamps ``adminToken``, like the decrement's token.
+
+Quota leases (``QUOTA_LEASE_SIZE`` > 1, see ``logic/quota.py``) take several requests in
+one conditional write: ``requestsRemaining -= n`` with the lease recorded in the account's
+``leases`` map (id -> size, expiry), exactly once by the same token rule. The same write
+settles the container's previous lease (its unused part goes back) and refunds in full the
+leases of containers that died holding one (expired for ``LEASE_SWEEP_SECONDS``); each
+settled or swept entry is removed in that write and is conditional on still being there,
+so a lease is refunded at most once.
 """
 
 from __future__ import annotations
@@ -22,11 +30,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from binvault.dal import keys
 from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, error_code, get_item, table
-from binvault.exceptions import InvalidMasterKey, QuotaExhausted
+from binvault.exceptions import InvalidMasterKey, QuotaExhausted, ServiceUnavailable
 from binvault.models.bins import Account
 from binvault.models.settings import get_settings
 
@@ -34,7 +43,12 @@ from binvault.models.settings import get_settings
 CHARGE_TOKEN_SECONDS = 300
 # Removed per charge at most: keeps the update expression (and its cost) small.
 MAX_TOKENS_REMOVED = 16
+# A lease this long past its expiry belongs to a container that will never settle it.
+LEASE_SWEEP_SECONDS = 60
+MAX_LEASES_SWEPT = 8
+LEASE_WRITE_ATTEMPTS = 5
 
+_clock = time.time  # lease times; tests move it, never the wall clock
 _finished: list[str] = []  # this container's charge tokens whose calls have returned
 _expired: set[str] = set()  # other containers' tokens seen past CHARGE_TOKEN_SECONDS
 _tokens_lock = threading.Lock()
@@ -57,6 +71,12 @@ def account_id_for_key(key_hash: str) -> str | None:
     # Eventually consistent: a key created a moment ago may be missed once, and the
     # decrement's condition is what actually decides whether the key is valid.
     item = get_item(keys.master_key_key(key_hash), consistent=False)
+    return item["accountId"]["S"] if item else None
+
+
+def account_id_for_key_now(key_hash: str) -> str | None:
+    """The key's account, read consistently: a rotated key's item is gone at once."""
+    item = get_item(keys.master_key_key(key_hash))
     return item["accountId"]["S"] if item else None
 
 
@@ -123,8 +143,8 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
             # The path charges.<token> needs the map: missing on an account created before
             # charges were tracked (add it once), or on a missing account.
             old = _account_item(account_id)
-            if old and "charges" not in old:
-                _add_charges_map(account_id)
+            if old and not {"charges", "leases"} <= set(old):
+                _add_maps(account_id)
                 return consume_request(account_id, key_hash)
             if not old:
                 raise InvalidMasterKey() from error
@@ -148,15 +168,120 @@ def _account_item(account_id: str) -> dict[str, Any]:
     return get_item(keys.account_key(account_id)) or {}
 
 
-def _add_charges_map(account_id: str) -> None:
+def _add_maps(account_id: str) -> None:
+    """Give an account created before charges and leases were tracked their maps."""
     call_or_unavailable(
         dynamodb().update_item,
         TableName=table(),
         Key=keys.account_key(account_id),
-        UpdateExpression="SET charges = if_not_exists(charges, :empty)",
+        UpdateExpression="SET charges = if_not_exists(charges, :empty), leases = if_not_exists(leases, :empty)",
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":empty": {"M": {}}},
     )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Requests taken from an account's quota at once, to spend until ``until`` (epoch s)."""
+
+    id: str
+    size: int
+    until: int
+
+
+_dead_leases: dict[str, dict[str, int]] = {}  # account -> {lease id: size} seen long expired
+
+
+def _note_dead_leases(account_id: str, item: dict[str, Any] | None, now: int) -> None:
+    leases = (item or {}).get("leases", {}).get("M", {})
+    dead = {
+        lease_id: int(entry["M"]["n"]["N"])
+        for lease_id, entry in leases.items()
+        if int(entry["M"]["until"]["N"]) + LEASE_SWEEP_SECONDS < now
+    }
+    with _tokens_lock:
+        if dead:
+            _dead_leases[account_id] = dead
+        else:
+            _dead_leases.pop(account_id, None)
+
+
+def take_lease(
+    account_id: str, key_hash: str | None, size: int, seconds: int, settle: tuple[Lease, int] | None = None
+) -> Lease:
+    """Take up to ``size`` requests from the quota (fewer when fewer are left), settling
+    ``settle`` = (this container's previous lease, its unused requests) in the same write.
+
+    Raises InvalidMasterKey when the key is no longer the account's, QuotaExhausted when
+    nothing is left (nothing is taken); ``key_hash`` None charges a public bin's owner.
+    """
+    from botocore.exceptions import ClientError
+
+    refunds = {settle[0].id: settle[1]} if settle else {}
+    with _tokens_lock:
+        swept = dict(list(_dead_leases.get(account_id, {}).items())[:MAX_LEASES_SWEPT])
+    for _ in range(LEASE_WRITE_ATTEMPTS):
+        now = int(_clock())
+        lease = Lease(uuid.uuid4().hex[:16], size, now + seconds)
+        returned = sum(refunds.values()) + sum(n for lease_id, n in swept.items() if lease_id not in refunds)
+        gone = sorted(set(refunds) | set(swept))
+        names = {"#new": lease.id, **{f"#old{i}": lease_id for i, lease_id in enumerate(gone)}}
+        values: dict[str, Any] = {
+            ":delta": {"N": str(returned - size)},
+            ":need": {"N": str(size - returned)},
+            ":lease": {"M": {"n": {"N": str(size)}, "until": {"N": str(lease.until)}}},
+        }
+        condition = "attribute_exists(pk) AND requestsRemaining >= :need AND attribute_not_exists(leases.#new)"
+        condition += "".join(f" AND attribute_exists(leases.#old{i})" for i in range(len(gone)))
+        if key_hash is not None:
+            condition += " AND keyHash = :hash"
+            values[":hash"] = {"S": key_hash}
+        update = "SET requestsRemaining = requestsRemaining + :delta, leases.#new = :lease"
+        if gone:
+            update += " REMOVE " + ", ".join(f"leases.#old{i}" for i in range(len(gone)))
+        try:
+            response = call_or_unavailable(
+                dynamodb().update_item,
+                TableName=table(),
+                Key=keys.account_key(account_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ValidationException":
+                old = _account_item(account_id)
+                if not old:
+                    raise InvalidMasterKey() from error
+                if {"charges", "leases"} <= set(old):
+                    raise
+                _add_maps(account_id)
+                continue
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item = error.response.get("Item") or _account_item(account_id)
+            held = item.get("leases", {}).get("M", {})
+            if lease.id in held:
+                _note_dead_leases(account_id, item, now)
+                return lease  # our own first attempt, whose response was lost
+            if not item or (key_hash is not None and item["keyHash"]["S"] != key_hash):
+                raise InvalidMasterKey() from error
+            if any(lease_id not in held for lease_id in gone):
+                # settled or swept by someone else meanwhile: refund those no more
+                refunds = {k: v for k, v in refunds.items() if k in held}
+                swept = {k: v for k, v in swept.items() if k in held}
+                continue
+            available = int(item["requestsRemaining"]["N"]) + returned
+            if available < 1:
+                raise QuotaExhausted(get_settings().purchase_url) from error
+            size = min(size, available)
+            continue
+        _note_dead_leases(account_id, response.get("Attributes"), now)
+        return lease
+    raise ServiceUnavailable()
 
 
 def _transact_once(items: list[dict[str, Any]], applied: Any) -> None:
@@ -187,6 +312,7 @@ def create_account(account_id: str, key_hash: str, requests: int, now: str) -> N
                         "requestsRemaining": {"N": str(requests)},
                         "createdAt": {"S": now},
                         "charges": {"M": {}},
+                        "leases": {"M": {}},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }

@@ -1,7 +1,7 @@
 """Every key and item type of the single table, and nothing else knows them.
 
 - account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt,
-               charges (recent charge tokens, see dal.accounts), adminToken?
+               charges (recent charge tokens), leases (quota leases), adminToken? (see dal.accounts)
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
 - bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
                generation, versionCount, rev, purgeBelow? (set only by a cut-over),

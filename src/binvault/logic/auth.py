@@ -14,6 +14,7 @@ import time
 
 from binvault.dal import accounts
 from binvault.exceptions import InvalidMasterKey
+from binvault.logic import quota
 from binvault.logic.inputs import MAX_MASTER_KEY_CHARS
 from binvault.models.settings import get_settings
 
@@ -62,15 +63,21 @@ def clear_cache() -> None:
 
 
 def authenticate(master_key: str) -> str:
-    """Return the caller's account id after consuming one request of its quota."""
+    """Return the caller's account id after charging one request to its quota.
+
+    Exact charging (lease size 1) is one conditional decrement that also checks the key,
+    so the key lookup may be cached. With leases most requests write nothing, so the key
+    is read consistently on every request instead: a rotated key fails at once either way.
+    """
     if len(master_key) > MAX_MASTER_KEY_CHARS:
         raise InvalidMasterKey()
     key_hash = hash_key(master_key)
-    account_id = _account_id(key_hash)
+    leased = get_settings().quota_lease_size > 1
+    account_id = accounts.account_id_for_key_now(key_hash) if leased else _account_id(key_hash)
     if account_id is None:
         raise InvalidMasterKey()
     try:
-        accounts.consume_request(account_id, key_hash)
+        quota.charge(account_id, key_hash)
     except InvalidMasterKey:
         forget(key_hash)
         raise

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from binvault.dal import accounts, bins, records
+from binvault.dal import bins, records
 from binvault.exceptions import (
     BinNotFound,
     MissingMasterKey,
@@ -24,7 +24,7 @@ from binvault.exceptions import (
     VersionNotFound,
     WriteConflict,
 )
-from binvault.logic import idempotency
+from binvault.logic import idempotency, quota
 from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
 from binvault.models.bins import Bin, Outcome, etag_for
@@ -70,7 +70,7 @@ def authorize_read(master_key: str | None, bin_id: str) -> Bin:
         if base is None or base.private:
             raise MissingMasterKey()
         # A keyless read of a public bin is charged to the bin's owner.
-        accounts.consume_request(base.owner, None)
+        quota.charge(base.owner, None)
         return base
     account_id, base = _authenticated_read(master_key, bin_id)
     if base is None or (base.private and base.owner != account_id):

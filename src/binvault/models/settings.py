@@ -67,6 +67,8 @@ class Settings:
     write_attempts: int
     dynamodb_max_attempts: int
     endpoint_url: str | None
+    quota_lease_size: int = 1
+    quota_lease_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -84,6 +86,8 @@ class Settings:
             # at most 6: a longer backoff would leave no time for an attempt (dal/client.py budgets)
             dynamodb_max_attempts=_int(env, "DYNAMODB_MAX_ATTEMPTS", 3, 1, 6),
             endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB", "").strip() or None,
+            quota_lease_size=_int(env, "QUOTA_LEASE_SIZE", 1, 1, 1000),
+            quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
         )
 
 
