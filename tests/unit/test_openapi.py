@@ -280,6 +280,7 @@ def _message_patterns() -> list[str]:
         is_error = isinstance(cls, type) and issubclass(cls, errors.BinvaultError) and cls is not errors.BinvaultError
         if is_error and cls.__init__ is errors.BinvaultError.__init__:  # the others are covered just below
             found.append(re.escape(cls.message))
+    found.append(".+ must be true or false")  # InvalidFlag(name)
     found += [r"Requests exhausted\. Buy additional requests at .+", r"Bin size exceeds the limit of .+ bytes"]
     return [p for p in found if p is not None]
 

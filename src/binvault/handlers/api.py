@@ -21,13 +21,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from binvault.dal.client import invocation_deadline
 from binvault.exceptions import (
-    BadRequest,
     BinvaultError,
     InvalidBinId,
     InvalidVersion,
     MethodNotAllowed,
     QuotaExhausted,
     RouteNotFound,
+    UnexpectedBody,
 )
 from binvault.handlers.tracing import make_tracer
 from binvault.logic import bins, inputs, versions
@@ -131,7 +131,7 @@ def record_from_body() -> Any:
 def no_body() -> None:
     event = app.current_event
     if inputs.body_bytes(event.body, bool(event.is_base64_encoded)).strip():
-        raise BadRequest("This route does not take a request body")
+        raise UnexpectedBody()
 
 
 def wants_meta() -> bool:
@@ -231,7 +231,7 @@ def domain_error_response(error: BinvaultError) -> Response[str]:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
-    return error_response(500, "Internal server error")
+    return error_response(500, BinvaultError.message)
 
 
 @app.not_found
