@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from binvault import exceptions as errors
-from binvault.handlers.api import REQUEST_HEADERS
+from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.logic.versions import DELETED_MESSAGE
 from binvault.models.api import (
     BIN_ID_PATTERN,

@@ -163,6 +163,16 @@ def test_documentation_resolver_declares_exactly_the_real_routes() -> None:
     assert len(app._route_keys) == len(_routes(app))
 
 
+def test_the_resolver_serves_exactly_the_route_table() -> None:
+    """Every served entry is registered once, with its rule and method, and nothing else is."""
+    from binvault.handlers.api import app
+    from binvault.handlers.routes import SERVED
+
+    registered = sorted((route.method, route.path) for route in app._static_routes + app._dynamic_routes)
+    assert registered == sorted((route.method, route.rule) for route in SERVED)
+    assert len(app._route_keys) == len(SERVED)
+
+
 def test_specialised_routes_are_served_by_the_route_they_name() -> None:
     """GET /b/{binId}/latest has no route of its own: the version route serves it."""
     from binvault.handlers.api import app
