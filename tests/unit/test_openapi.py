@@ -128,6 +128,15 @@ def test_committed_document_is_what_the_code_generates() -> None:
     assert DOC.read_text() == render(), "docs/openapi.json is stale: run `make openapi` and commit it"
 
 
+def test_committed_api_md_tables_are_what_the_code_generates() -> None:
+    from binvault_docs.contract import API_MD, render
+
+    text = API_MD.read_text()
+    assert text == render(text), "docs/api.md's generated tables are stale: run `make openapi` and commit it"
+    for route in ROUTES:
+        assert f"`{route.operation_id}`" in text
+
+
 def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:
     from openapi_spec_validator import validate
 
