@@ -3,7 +3,8 @@
 Routes only read the request (validated by ``logic/inputs.py`` before any I/O, so a
 malformed request never touches the table or the quota), call one use case and turn its
 Outcome into a response. Every error is a domain exception mapped to the contract's
-``{"message": ...}`` body in ``handle_domain_error``.
+``{"message": ...}`` body in ``handle_domain_error``. Which function serves which method and
+path is the route table's (``handlers/routes.py``), read by ``@route``.
 """
 
 from __future__ import annotations

@@ -4,15 +4,18 @@ Three readers, so they cannot drift:
 
 - ``handlers/api.py`` registers each route function with the resolver from its entry
   (``@route("createBin")``), and answers 404 / 405 / 400 for requests no route matched
-  from the same entries (``unmatched``);
-- the OpenAPI build (``binvault_docs.openapi``, a build tool outside the Lambda package)
-  documents each entry: its path, method, operation id, prose, parameters and the exact
-  messages of the errors it lists;
+  from the same entries (``handle_unmatched``);
+- the OpenAPI build and docs/api.md's tables (``binvault_docs``, build tools outside the
+  Lambda package) document each entry: its path, method, operation id, prose, parameters
+  and the exact messages of the errors it lists;
 - the tests compare the resolver's registered routes with this table.
 
 Adding a route: one entry here, plus its route function in ``handlers/api.py`` (decorated
-with ``@route(<operation id>)``) and its use case in ``logic/``. Plain data and the
-exception classes only: the handler imports this on every cold start.
+with ``@route(<operation id>)``) and its use case in ``logic/``; then ``make openapi``. The
+OpenAPI build asks for the one thing this table cannot hold without pydantic, the 200's
+model (``binvault_docs.openapi.RESPONSE_MODELS``), and a schema for any header it has
+never seen. Plain data and the exception classes only: the handler imports this on every
+cold start.
 """
 
 from __future__ import annotations
