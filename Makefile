@@ -58,8 +58,9 @@ bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON + PNG)
 soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only)
 	$(BIN)/python -m bench.soak
 
-openapi: $(STAMP)  ## regenerate docs/openapi.json from the resolver
-	$(BIN)/python -m binvault.openapi > docs/openapi.json
+openapi: $(STAMP)  ## regenerate docs/openapi.json and docs/api.md's tables from the route table (binvault_docs, not shipped)
+	$(BIN)/python -m binvault_docs.openapi > docs/openapi.json
+	$(BIN)/python -m binvault_docs.contract
 
 package: $(STAMP)  ## build the python3.13/arm64 Lambda artifact without Docker, check it imports
 	bash scripts/package.sh

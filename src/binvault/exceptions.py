@@ -2,6 +2,11 @@
 
 They are raised by ``logic/`` and ``dal/`` and mapped to a response in exactly one place,
 the ``@app.exception_handler`` in ``handlers/api.py``.
+
+This module is the only place an error text is written: one class per message (a class
+whose text depends on configuration or on a header name has a ``template``). The route
+table (``handlers/routes.py``) lists these classes per route, and the OpenAPI build and
+docs/api.md read the messages from them.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ class BinvaultError(Exception):
     status: int = 500
     message: str = "Internal server error"
 
-    def __init__(self, message: str | None = None) -> None:
-        if message is not None:
-            self.message = message
+    def __init__(self) -> None:
+        # No free text: a new message is a new class (or a ``template`` filled by its own
+        # constructor), so the documentation can read every message from this module.
         super().__init__(self.message)
 
     @property
@@ -33,6 +38,49 @@ class InvalidVersion(BadRequest):
     message = "Invalid Bin Version provided"
 
 
+class MissingContentType(BadRequest):
+    message = "You need to pass Content-Type set to application/json"
+
+
+class BlankBin(BadRequest):
+    message = "Bin cannot be blank"
+
+
+class InvalidJson(BadRequest):
+    message = "Invalid JSON body"
+
+
+class NotARecord(BadRequest):
+    message = "Bin must be a JSON object or array"
+
+
+class InvalidBinName(BadRequest):
+    message = "X-Bin-Name must be 1 to 128 printable characters"
+
+
+class InvalidIfMatch(BadRequest):
+    message = "If-Match must be an entity tag or *"
+
+
+class InvalidIdempotencyKey(BadRequest):
+    message = "Idempotency-Key must be 1 to 255 printable ASCII characters"
+
+
+class UnexpectedBody(BadRequest):
+    message = "This route does not take a request body"
+
+
+class InvalidFlag(BadRequest):
+    """A true/false header or query parameter with another value."""
+
+    template = "{name} must be true or false"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.message = self.template.format(name=name)
+        super().__init__()
+
+
 class MissingMasterKey(BinvaultError):
     status = 401
     message = "You need to pass X-Master-Key in the header"
@@ -45,9 +93,11 @@ class InvalidMasterKey(BinvaultError):
 
 class QuotaExhausted(BinvaultError):
     status = 403
+    template = "Requests exhausted. Buy additional requests at {purchase_url}"
 
     def __init__(self, purchase_url: str) -> None:
-        super().__init__(f"Requests exhausted. Buy additional requests at {purchase_url}")
+        self.message = self.template.format(purchase_url=purchase_url)
+        super().__init__()
 
 
 class RouteNotFound(BinvaultError):
@@ -82,9 +132,27 @@ class PreconditionFailed(BinvaultError):
 
 class PayloadTooLarge(BinvaultError):
     status = 413
+    template = "Bin size exceeds the limit of {limit} bytes"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Bin size exceeds the limit of {limit} bytes")
+        self.message = self.template.format(limit=limit)
+        super().__init__()
+
+
+class GatewayPayloadTooLarge(BinvaultError):
+    """API Gateway's own answer above its 10 MB payload limit (template.yaml's
+    GatewayResponses; the local server imitates it). The Lambda never raises it."""
+
+    status = 413
+    message = "Request body too large"
+
+
+class Throttled(BinvaultError):
+    """API Gateway's own answer when it throttles (template.yaml's GatewayResponses, deployed
+    stage only). The Lambda never raises it."""
+
+    status = 429
+    message = "Too many requests, please retry"
 
 
 class IdempotencyKeyReused(BinvaultError):

@@ -47,8 +47,8 @@ from schemathesis.specs.openapi.checks import (
 
 from binvault import exceptions as errors
 from binvault.dal import keys
-from binvault.models.api import ReadResponse
-from binvault.openapi import MESSAGE_PATTERNS
+from binvault_docs.models import ReadResponse
+from binvault_docs.openapi import MESSAGE_PATTERNS
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration

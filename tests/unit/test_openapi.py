@@ -1,15 +1,16 @@
 """The OpenAPI document cannot drift from the code, and building it costs the Lambda nothing.
 
-- docs/openapi.json is exactly what ``binvault.openapi`` generates now (`make openapi`);
-- the documentation-only resolver declares exactly the real resolver's routes;
+- docs/openapi.json is exactly what ``binvault_docs.openapi`` generates now (`make openapi`);
+- the resolver serves exactly the route table's routes, and the document has exactly the
+  table's operations (no source is read: both are compared as running objects);
 - every route of the contract, every status and every exact error message is documented
-  where it applies, and every message the source can send is documented somewhere;
-- the request path never imports pydantic (the document's models live apart).
+  where it applies, and every message an exception class can carry is documented somewhere;
+- the request path never imports pydantic nor the documentation tools (they live outside
+  the Lambda package).
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -22,10 +23,10 @@ from typing import Any
 import pytest
 
 from binvault import exceptions as errors
+from binvault.handlers.routes import ROUTES, SERVED
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "openapi.json"
-SRC = ROOT / "src" / "binvault"
 BIN = "/b/{binId}"
 
 # The contract's routes (CONTRACT.md), as the document spells them.
@@ -103,7 +104,7 @@ ETAG_ON_200 = {route for route in CONTRACT_ROUTES if route != ("DELETE", BIN)}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    from binvault.openapi import build
+    from binvault_docs.openapi import build
 
     return build()
 
@@ -122,9 +123,18 @@ def messages(response: dict[str, Any]) -> list[str]:
 
 
 def test_committed_document_is_what_the_code_generates() -> None:
-    from binvault.openapi import render
+    from binvault_docs.openapi import render
 
     assert DOC.read_text() == render(), "docs/openapi.json is stale: run `make openapi` and commit it"
+
+
+def test_committed_api_md_tables_are_what_the_code_generates() -> None:
+    from binvault_docs.contract import API_MD, render
+
+    text = API_MD.read_text()
+    assert text == render(text), "docs/api.md's generated tables are stale: run `make openapi` and commit it"
+    for route in ROUTES:
+        assert f"`{route.operation_id}`" in text
 
 
 def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:
@@ -143,40 +153,63 @@ def test_schemathesis_loads_every_operation() -> None:
     assert loaded == CONTRACT_ROUTES
 
 
-def _normalised(path: str) -> str:
-    return re.sub(r"<[^>]+>", "{}", re.sub(r"\{[^}]+\}", "{}", path))
+def _document_path(rule: str) -> str:
+    """The route table's rule as the document spells it: /b/<bin_id> -> /b/{binId}."""
+    return re.sub(r"<(\w+)>", lambda m: "{" + re.sub(r"_(\w)", lambda c: c[1].upper(), m[1]) + "}", rule)
 
 
-def _routes(resolver: Any) -> set[tuple[str, str]]:
-    return {
-        (route.method.upper(), _normalised(route.path)) for route in resolver._static_routes + resolver._dynamic_routes
-    }
-
-
-def test_documentation_resolver_declares_exactly_the_real_routes() -> None:
+def test_the_resolver_serves_exactly_the_route_table() -> None:
+    """Every served entry is registered once, with its rule and method, and nothing else is."""
     from binvault.handlers.api import app
-    from binvault.openapi import SPECIALISED_ROUTES, build_resolver
 
-    documented = _routes(build_resolver())
-    specialised = {(method, _normalised(path)) for method, path in SPECIALISED_ROUTES}
-    assert documented - specialised == _routes(app)
-    assert len(app._route_keys) == len(_routes(app))
+    registered = sorted((route.method, route.path) for route in app._static_routes + app._dynamic_routes)
+    assert registered == sorted((route.method, route.rule) for route in SERVED)
+    assert len(app._route_keys) == len(SERVED)
+
+
+def test_the_document_has_exactly_the_route_tables_operations(document: dict[str, Any]) -> None:
+    documented = {
+        route: (operation["operationId"], operation["summary"], operation["tags"])
+        for route, operation in operations(document).items()
+    }
+    assert documented == {
+        (route.method, _document_path(route.rule)): (route.operation_id, route.summary, [route.tag]) for route in ROUTES
+    }
+    for route in ROUTES:
+        operation = operations(document)[(route.method, _document_path(route.rule))]
+        assert route.description in operation.get("description", ""), route.operation_id
+        assert operation["responses"]["200"]["description"] == route.answer
+        parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+        assert parameters == {
+            *(("path", _document_path(f"<{name}>")[1:-1]) for name in route.path_params),
+            *(("header", name) for name in route.headers),
+            *(("query", name) for name in route.query),
+        }
+        assert ("requestBody" in operation) is route.body
+
+
+def test_the_route_table_names_only_request_headers_the_api_allows() -> None:
+    """CORS allows exactly the headers some route reads (plus the key and the body's type)."""
+    from binvault.handlers.routes import REQUEST_HEADERS
+
+    read = {name for route in ROUTES for name in route.headers}
+    assert set(REQUEST_HEADERS) == {"Content-Type", "X-Master-Key", *read}
+    assert len(REQUEST_HEADERS) == len(set(REQUEST_HEADERS))
 
 
 def test_specialised_routes_are_served_by_the_route_they_name() -> None:
     """GET /b/{binId}/latest has no route of its own: the version route serves it."""
     from binvault.handlers.api import app
-    from binvault.openapi import SPECIALISED_ROUTES
+    from binvault.handlers.routes import BY_OPERATION
 
     bin_id = "0123456789abcdef01234567"
-    for (method, path), (served_method, served_path) in SPECIALISED_ROUTES.items():
-        concrete = path.replace("{binId}", bin_id)
-        serving = [
-            route
-            for route in app._static_routes + app._dynamic_routes
-            if route.method == method and route.rule.fullmatch(concrete)
-        ]
-        assert [(r.method, _normalised(r.path)) for r in serving] == [(served_method, _normalised(served_path))]
+    specialised = [route for route in ROUTES if route.served_by is not None]
+    assert [route.operation_id for route in specialised] == ["readLatest"]
+    for route in specialised:
+        concrete = route.rule.replace("<bin_id>", bin_id)
+        serving = [r for r in app._static_routes + app._dynamic_routes if r.rule.fullmatch(concrete)]
+        served_by = BY_OPERATION[route.served_by or ""]
+        assert [(r.method, r.path) for r in serving if r.method == route.method] == [(served_by.method, served_by.rule)]
 
 
 def test_every_contract_route_is_documented(document: dict[str, Any]) -> None:
@@ -256,77 +289,89 @@ def test_reads_allow_the_bare_record(document: dict[str, Any]) -> None:
     assert document["components"]["schemas"]["Record"]["anyOf"] == [{"type": "object"}, {"type": "array"}]
 
 
-# ---- every message the source can send is documented -------------------------------------
+# ---- every message an exception class can carry is documented ----------------------------
 
 
-def _message_patterns() -> list[str]:
-    """Regexes of every error message in the source: BadRequest(...) texts and the
-    ``message`` of every exception class (f-strings become wildcards)."""
-
-    def pattern(node: ast.expr) -> str | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return re.escape(node.value)
-        if isinstance(node, ast.JoinedStr):
-            return "".join(re.escape(part.value) if isinstance(part, ast.Constant) else ".+" for part in node.values)
-        return None
-
-    found = []
-    for path in SRC.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "BadRequest" and node.args:
-                found.append(pattern(node.args[0]))
-    for name in dir(errors):
-        cls = getattr(errors, name)
-        is_error = isinstance(cls, type) and issubclass(cls, errors.BinvaultError) and cls is not errors.BinvaultError
-        if is_error and cls.__init__ is errors.BinvaultError.__init__:  # the others are covered just below
-            found.append(re.escape(cls.message))
-    found += [r"Requests exhausted\. Buy additional requests at .+", r"Bin size exceeds the limit of .+ bytes"]
-    return [p for p in found if p is not None]
+def _sent_errors() -> list[type[errors.BinvaultError]]:
+    """Every exception class whose message the API can answer (the base classes have none
+    of their own)."""
+    return [
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.BinvaultError)
+        and cls not in (errors.BinvaultError, errors.BadRequest)
+    ]
 
 
-def test_every_message_the_source_can_send_is_documented(document: dict[str, Any]) -> None:
-    documented = [
+def _documented_messages(document: dict[str, Any]) -> list[str]:
+    found = [
         m
         for operation in operations(document).values()
         for r in operation["responses"].values()
         if "examples" in r.get("content", {}).get("application/json", {})
         for m in messages(r)
     ]
-    documented += [
+    return found + [
         r["content"]["application/json"]["example"]["message"] for r in document["components"]["responses"].values()
     ]
-    for pattern in _message_patterns():
-        if pattern == re.escape(errors.BadRequest.message):  # the base class' generic text is never sent
-            continue
-        assert any(re.fullmatch(pattern, message) for message in documented), f"undocumented message: {pattern}"
 
 
-def test_every_documented_message_occurs_in_the_source(document: dict[str, Any]) -> None:
-    # API Gateway's own answers (template.yaml GatewayResponses, and the local server's 413).
-    gateway = ["Request body too large", "Too many requests, please retry"]
+def test_every_message_an_exception_class_can_carry_is_documented(document: dict[str, Any]) -> None:
+    from binvault_docs.openapi import pattern_of
+
+    documented = _documented_messages(document)
+    for cls in _sent_errors():
+        pattern = pattern_of(cls)
+        assert any(re.fullmatch(pattern, message) for message in documented), f"undocumented: {cls.__name__}"
+
+
+def test_every_documented_message_comes_from_an_exception_class(document: dict[str, Any]) -> None:
+    from binvault_docs.openapi import pattern_of
+
+    patterns = [pattern_of(cls) for cls in _sent_errors()]
+    for message in _documented_messages(document):
+        assert any(re.fullmatch(p, message) for p in patterns), f"{message!r} is in no exception class"
+
+
+def test_gateway_messages_are_template_yamls() -> None:
+    """The two answers API Gateway gives itself (template.yaml's GatewayResponses)."""
     template = (ROOT / "template.yaml").read_text()
-    assert all(f'"message": "{message}"' in template for message in gateway)
-    patterns = [*_message_patterns(), *map(re.escape, gateway)]
-    for operation in operations(document).values():
-        for response in operation["responses"].values():
-            for message in messages(response) if "examples" in response["content"]["application/json"] else []:
-                assert any(re.fullmatch(p, message) for p in patterns), f"{message!r} is in no source"
+    for cls in (errors.GatewayPayloadTooLarge, errors.Throttled):
+        assert f'"message": "{cls.message}"' in template
 
 
-def test_every_flag_header_the_routes_read_is_documented(document: dict[str, Any]) -> None:
-    tree = ast.parse((SRC / "handlers" / "api.py").read_text())
-    flags = {
-        node.args[1].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and getattr(node.func, "attr", None) == "flag"
-        and len(node.args) > 1
-        and isinstance(node.args[1], ast.Constant)
-    }
-    assert flags == {"X-Bin-Private", "X-Bin-Versioning", "X-Bin-Meta", "meta", "X-Preserve-Latest"}
-    text = json.dumps(document)
-    for name in flags:
-        assert f"{name} must be true or false" in text
+def test_exception_messages_are_only_their_classes() -> None:
+    """No free text: a BinvaultError takes no message argument."""
+    with pytest.raises(TypeError):
+        errors.BadRequest("a new text")  # type: ignore[call-arg]
+    assert errors.InvalidFlag("X-Bin-Meta").message == "X-Bin-Meta must be true or false"
+
+
+FLAGS = {"X-Bin-Private", "X-Bin-Versioning", "X-Bin-Meta", "meta", "X-Preserve-Latest"}
+
+
+@pytest.mark.parametrize("route", SERVED, ids=lambda route: route.operation_id)
+def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -> None:
+    """Sent to a real route, every true/false header and query parameter is refused with its
+    InvalidFlag exactly when the route table lists it for that route."""
+    from binvault.handlers.api import lambda_handler
+    from binvault.local.events import LocalContext, rest_event
+
+    path = route.rule.replace("<bin_id>", "0123456789abcdef01234567").replace("<version>", "1")
+    listed = {e.name for e in route.errors if isinstance(e, errors.InvalidFlag)}
+    assert listed <= FLAGS
+    for name in sorted(FLAGS):
+        # No X-Master-Key and no such bin: a flag the route does not read ends in 401 or 404.
+        headers = {"Content-Type": "application/json"} | ({} if name == "meta" else {name: "maybe"})
+        query = {"meta": "maybe"} if name == "meta" else None
+        body = '{"a": 1}' if route.body else None
+        reply = lambda_handler(rest_event(route.method, path, headers, body, query), LocalContext())
+        answer = (reply["statusCode"], json.loads(reply["body"]))
+        if name in listed:
+            assert answer == (400, {"message": f"{name} must be true or false"}), (route.operation_id, name)
+        else:
+            assert answer[0] in (401, 404), (route.operation_id, name, answer)
 
 
 # ---- the request path stays free of pydantic ---------------------------------------------
@@ -373,8 +418,7 @@ def test_request_path_never_imports_pydantic() -> None:
     assert result["statuses"] == [400, 200, 200, 200, 200, 200, 200, 200, 200]
     loaded = set(result["modules"])
     assert not {m for m in loaded if m.split(".")[0] == "pydantic"}, "the request path imported pydantic"
-    assert "binvault.openapi" not in loaded
-    assert "binvault.models.api" not in loaded
+    assert not {m for m in loaded if m.split(".")[0] == "binvault_docs"}, "the request path imported the docs tools"
 
 
 # ---- the local Swagger UI -----------------------------------------------------------------

@@ -3,15 +3,16 @@
 Routes only read the request (validated by ``logic/inputs.py`` before any I/O, so a
 malformed request never touches the table or the quota), call one use case and turn its
 Outcome into a response. Every error is a domain exception mapped to the contract's
-``{"message": ...}`` body in ``handle_domain_error``.
+``{"message": ...}`` body in ``handle_domain_error``. Which function serves which method and
+path is the route table's (``handlers/routes.py``), read by ``@route``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -21,14 +22,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from binvault.dal.client import invocation_deadline
 from binvault.exceptions import (
-    BadRequest,
     BinvaultError,
-    InvalidBinId,
-    InvalidVersion,
     MethodNotAllowed,
     QuotaExhausted,
     RouteNotFound,
+    UnexpectedBody,
 )
+from binvault.handlers import routes
+from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
 from binvault.logic import bins, inputs, versions
 from binvault.models.bins import Outcome
@@ -43,18 +44,6 @@ warnings.filterwarnings("ignore", "No application metrics to publish", UserWarni
 logger = Logger(service="binvault")
 tracer = make_tracer("binvault")
 metrics = Metrics(namespace="binvault", service="binvault")
-# Every request header the API reads, as clients spell them.
-REQUEST_HEADERS = (
-    "Content-Type",
-    "X-Master-Key",
-    "X-Bin-Private",
-    "X-Bin-Name",
-    "X-Bin-Versioning",
-    "X-Bin-Meta",
-    "X-Preserve-Latest",
-    "If-Match",
-    "Idempotency-Key",
-)
 app = APIGatewayRestResolver(
     cors=CORSConfig(
         allow_origin="*",
@@ -64,15 +53,15 @@ app = APIGatewayRestResolver(
     )
 )
 
-# (pattern, methods, has a version segment): what this API serves, for 404 vs 405 vs 400
-# when the resolver matched nothing (for example an id with characters no route accepts).
-_ROUTE_SHAPES: list[tuple[re.Pattern[str], frozenset[str], bool]] = [
-    (re.compile(r"/b/?"), frozenset({"POST"}), False),
-    (re.compile(r"/b/[^/]+/versions/count"), frozenset({"GET"}), False),
-    (re.compile(r"/b/[^/]+/versions"), frozenset({"GET", "DELETE"}), True),
-    (re.compile(r"/b/[^/]+/[^/]+"), frozenset({"GET"}), True),
-    (re.compile(r"/b/[^/]+"), frozenset({"GET", "PUT", "DELETE"}), False),
-]
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Response[str]])
+
+
+def route(operation_id: str) -> Callable[[RouteFunction], RouteFunction]:
+    """Registers the decorated function as the route of that entry of ``routes.ROUTES``."""
+    entry = routes.BY_OPERATION[operation_id]
+    assert entry.served_by is None, f"{operation_id} is served by {entry.served_by}"
+    register: Callable[[RouteFunction], RouteFunction] = app.route(entry.rule, method=entry.method)
+    return register
 
 
 # ---- reading the request -------------------------------------------------------------
@@ -131,7 +120,7 @@ def record_from_body() -> Any:
 def no_body() -> None:
     event = app.current_event
     if inputs.body_bytes(event.body, bool(event.is_base64_encoded)).strip():
-        raise BadRequest("This route does not take a request body")
+        raise UnexpectedBody()
 
 
 def wants_meta() -> bool:
@@ -147,7 +136,7 @@ def respond(outcome: Outcome) -> Response[str]:
 # ---- routes ----------------------------------------------------------------------------
 
 
-@app.post("/b")
+@route("createBin")
 def create_bin() -> Response[str]:
     record = record_from_body()
     private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
@@ -156,7 +145,7 @@ def create_bin() -> Response[str]:
     return respond(bins.create_bin(master_key(), record, private, name, idempotency_key))
 
 
-@app.put("/b/<bin_id>")
+@route("updateBin")
 def update_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     record = record_from_body()
@@ -165,14 +154,14 @@ def update_bin(bin_id: str) -> Response[str]:
     return respond(bins.update_bin(master_key(), bin_id, record, versioning, if_match(), idempotency_key))
 
 
-@app.get("/b/<bin_id>")
+@route("readBin")
 def read_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
     return respond(bins.read_bin(master_key(), bin_id, "base", wants_meta()))
 
 
-@app.get("/b/<bin_id>/<version>")
+@route("readVersion")
 def read_version(bin_id: str, version: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     number = inputs.version_number(version)
@@ -181,14 +170,14 @@ def read_version(bin_id: str, version: str) -> Response[str]:
     return respond(bins.read_bin(master_key(), bin_id, which, wants_meta()))
 
 
-@app.get("/b/<bin_id>/versions/count")
+@route("countVersions")
 def count_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
     return respond(bins.count_versions(master_key(), bin_id))
 
 
-@app.delete("/b/<bin_id>/versions")
+@route("deleteVersions")
 def delete_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     preserve = inputs.flag(header("X-Preserve-Latest"), "X-Preserve-Latest", False)
@@ -198,7 +187,7 @@ def delete_versions(bin_id: str) -> Response[str]:
     return respond(outcome)
 
 
-@app.delete("/b/<bin_id>")
+@route("deleteBin")
 def delete_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
@@ -231,7 +220,11 @@ def domain_error_response(error: BinvaultError) -> Response[str]:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
-    return error_response(500, "Internal server error")
+    return error_response(500, BinvaultError.message)
+
+
+# How each path parameter of the route table is validated (the functions the routes call).
+PATH_PARAMETERS: dict[str, Callable[[str], object]] = {"bin_id": inputs.bin_id, "version": inputs.version_number}
 
 
 @app.not_found
@@ -240,20 +233,20 @@ def handle_unmatched(_: Exception) -> Response[str]:
     a known one whose id or version has characters the router does not accept (400)."""
     event = app.current_event
     path, method = event.path, event.http_method.upper()
-    for pattern, methods, has_version in _ROUTE_SHAPES:
-        if not pattern.fullmatch(path):
-            continue
-        if method not in methods:
-            refused = domain_error_response(MethodNotAllowed())
-            refused.headers["Allow"] = ", ".join(sorted(methods))  # RFC 9110 requires it on 405
-            return refused
-        try:
-            inputs.bin_id(path.split("/")[2])
-        except InvalidBinId as refused:
-            return domain_error_response(refused)
-        if has_version:
-            return domain_error_response(InvalidVersion())
-        break
+    shaped = routes.matching(path)
+    methods = {entry.method for entry in shaped}
+    if methods and method not in methods:
+        refused = domain_error_response(MethodNotAllowed())
+        refused.headers["Allow"] = ", ".join(sorted(methods))  # RFC 9110 requires it on 405
+        return refused
+    for entry in shaped:
+        if entry.method == method:
+            try:
+                for name, value in zip(entry.path_params, routes.path_values(entry, path), strict=True):
+                    PATH_PARAMETERS[name](value)
+            except BinvaultError as refused:
+                return domain_error_response(refused)
+            break
     return domain_error_response(RouteNotFound())
 
 

@@ -54,7 +54,7 @@ PAGE = """<!doctype html>
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
     # Imported here: it loads pydantic, which only this local page ever needs.
-    from binvault.openapi import build
+    from binvault_docs.openapi import build
 
     return build()
 

@@ -13,7 +13,19 @@ import math
 import re
 from typing import Any
 
-from binvault.exceptions import BadRequest, InvalidBinId, InvalidVersion, PayloadTooLarge
+from binvault.exceptions import (
+    BlankBin,
+    InvalidBinId,
+    InvalidBinName,
+    InvalidFlag,
+    InvalidIdempotencyKey,
+    InvalidIfMatch,
+    InvalidJson,
+    InvalidVersion,
+    MissingContentType,
+    NotARecord,
+    PayloadTooLarge,
+)
 
 _BIN_ID = re.compile(r"[0-9a-f]{24}")
 _VERSION = re.compile(r"[0-9]{1,12}")
@@ -50,20 +62,20 @@ def flag(value: str | None, name: str, default: bool) -> bool:
         return True
     if lowered == "false":
         return False
-    raise BadRequest(f"{name} must be true or false")
+    raise InvalidFlag(name)
 
 
 def bin_name(value: str | None) -> str | None:
     if value is None:
         return None
     if not 1 <= len(value) <= 128 or not value.strip() or not value.isprintable():
-        raise BadRequest("X-Bin-Name must be 1 to 128 printable characters")
+        raise InvalidBinName()
     return value
 
 
 def require_json_content_type(value: str | None) -> None:
     if value is None or not _JSON_CONTENT_TYPE.fullmatch(value.strip()):
-        raise BadRequest("You need to pass Content-Type set to application/json")
+        raise MissingContentType()
 
 
 def body_bytes(body: str | None, is_base64: bool) -> bytes:
@@ -73,7 +85,7 @@ def body_bytes(body: str | None, is_base64: bool) -> bytes:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise BadRequest("Invalid JSON body") from None
+            raise InvalidJson() from None
     return body.encode("utf-8", errors="surrogatepass")
 
 
@@ -105,24 +117,24 @@ def record(raw: bytes, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(max_bytes)
     if not raw.strip():
-        raise BadRequest("Bin cannot be blank")
+        raise BlankBin()
     try:
         text = raw.decode("utf-8")
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("Invalid JSON body") from None
+        raise InvalidJson() from None
     if value == {}:
-        raise BadRequest("Bin cannot be blank")
+        raise BlankBin()
     if not isinstance(value, (dict, list)):
-        raise BadRequest("Bin must be a JSON object or array")
+        raise NotARecord()
     if _nesting_depth_exceeds(value, MAX_NESTING_DEPTH):
-        raise BadRequest("Invalid JSON body")
+        raise InvalidJson()
     try:
         # Re-serialising proves the record can be stored and served back unchanged
         # (it fails on lone surrogates).
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (RecursionError, ValueError):
-        raise BadRequest("Invalid JSON body") from None
+        raise InvalidJson() from None
     return value
 
 
@@ -132,7 +144,7 @@ def if_match(value: str | None) -> list[str] | None:
         return None
     tags = [tag.strip() for tag in value.split(",") if tag.strip()]
     if not tags:
-        raise BadRequest("If-Match must be an entity tag or *")
+        raise InvalidIfMatch()
     # Lenient with hand-typed tags: curl users often drop the quotes.
     return [tag if tag == "*" or tag.startswith(('"', "W/")) else f'"{tag}"' for tag in tags]
 
@@ -148,5 +160,5 @@ def idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not 1 <= len(value) <= 255 or not value.isascii() or not value.isprintable():
-        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
+        raise InvalidIdempotencyKey()
     return value

@@ -1,7 +1,7 @@
 """The API's request and response bodies as pydantic models, for the OpenAPI document only.
 
 The request path never imports this module (nor pydantic): the routes build plain dicts,
-because importing pydantic costs ~0.2 s of cold start. ``binvault.openapi`` turns these
+because importing pydantic costs ~0.2 s of cold start. ``binvault_docs.openapi`` turns these
 models into ``docs/openapi.json`` at build time, and the contract fuzz test
 (tests/integration/test_fuzz.py) checks every real response against that document, so a
 body that drifts from these models fails a test instead of surprising a client.

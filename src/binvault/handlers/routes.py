@@ -1,0 +1,270 @@
+"""The API's routes, in one table: the only place a route is declared.
+
+Three readers, so they cannot drift:
+
+- ``handlers/api.py`` registers each route function with the resolver from its entry
+  (``@route("createBin")``), and answers 404 / 405 / 400 for requests no route matched
+  from the same entries (``handle_unmatched``);
+- the OpenAPI build and docs/api.md's tables (``binvault_docs``, build tools outside the
+  Lambda package) document each entry: its path, method, operation id, prose, parameters
+  and the exact messages of the errors it lists;
+- the tests compare the resolver's registered routes with this table.
+
+Adding a route: one entry here, plus its route function in ``handlers/api.py`` (decorated
+with ``@route(<operation id>)``) and its use case in ``logic/``; then ``make openapi``. The
+OpenAPI build asks for the one thing this table cannot hold without pydantic, the 200's
+model (``binvault_docs.openapi.RESPONSE_MODELS``), and a schema for any header it has
+never seen. Plain data and the exception classes only: the handler imports this on every
+cold start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from binvault.exceptions import (
+    BinNotFound,
+    BinvaultError,
+    BlankBin,
+    GatewayPayloadTooLarge,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidBinId,
+    InvalidBinName,
+    InvalidFlag,
+    InvalidIdempotencyKey,
+    InvalidIfMatch,
+    InvalidJson,
+    InvalidMasterKey,
+    InvalidVersion,
+    MissingContentType,
+    MissingMasterKey,
+    NotARecord,
+    PayloadTooLarge,
+    PreconditionFailed,
+    QuotaExhausted,
+    ServiceUnavailable,
+    Throttled,
+    UnexpectedBody,
+    VersionNotFound,
+)
+
+# Every request header the API reads, as clients spell them (CORS allows exactly these).
+# Content-Type belongs to the routes that take a body, X-Master-Key to every route; the
+# others are each route's ``headers``.
+REQUEST_HEADERS = (
+    "Content-Type",
+    "X-Master-Key",
+    "X-Bin-Private",
+    "X-Bin-Name",
+    "X-Bin-Versioning",
+    "X-Bin-Meta",
+    "X-Preserve-Latest",
+    "If-Match",
+    "Idempotency-Key",
+)
+
+# An error a route can answer: an exception class (its message is fixed, or a template
+# filled from configuration), or an instance when the class is parametrised per route
+# (``InvalidFlag("X-Bin-Meta")``).
+Error = type[BinvaultError] | BinvaultError
+
+# What every route can answer once the request is well formed: the key checks, the quota,
+# API Gateway's throttling and a transient fault that outlasted the retries.
+AUTHENTICATED: tuple[Error, ...] = (
+    MissingMasterKey,
+    InvalidMasterKey,
+    QuotaExhausted,
+    Throttled,
+    ServiceUnavailable,
+)
+RECORD: tuple[Error, ...] = (MissingContentType, BlankBin, InvalidJson, NotARecord)
+# Writes that take a record and an Idempotency-Key.
+WRITE: tuple[Error, ...] = (IdempotencyInProgress, PayloadTooLarge, GatewayPayloadTooLarge, IdempotencyKeyReused)
+READ: tuple[Error, ...] = (UnexpectedBody, InvalidFlag("X-Bin-Meta"), InvalidFlag("meta"))
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of the API.
+
+    ``rule`` is the resolver's (``/b/<bin_id>``); ``headers`` and ``query`` are the
+    parameters the route reads besides X-Master-Key and Content-Type; ``errors`` are every
+    error it can answer, in the order the documentation lists them within a status.
+    ``served_by`` marks an entry that is documented as its own operation but answered by
+    another route (``GET /b/<bin_id>/latest`` is the version route with ``latest``).
+    """
+
+    operation_id: str
+    method: str
+    rule: str
+    summary: str
+    tag: Literal["Bins", "Versions"]
+    answer: str  # what the 200 means
+    description: str = ""
+    key: Literal["required", "optional"] = "required"  # optional: public bins are readable without one
+    body: bool = False  # takes a JSON record
+    headers: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
+    errors: tuple[Error, ...] = ()
+    etag: bool = True  # the 200 carries the bin's ETag
+    served_by: str | None = None
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"<(\w+)>", self.rule))
+
+    @property
+    def shape(self) -> re.Pattern[str]:
+        """The paths this route could serve if every parameter were valid (any characters
+        but a slash in each parameter; a trailing slash allowed)."""
+        return re.compile(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", self.rule) + "/?")
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "createBin",
+        "POST",
+        "/b",
+        "Create a bin",
+        "Bins",
+        "The bin was created.",
+        description="Stores the request body as a new bin owned by the key's account.",
+        body=True,
+        headers=("X-Bin-Private", "X-Bin-Name", "Idempotency-Key"),
+        errors=(*RECORD, InvalidFlag("X-Bin-Private"), InvalidBinName, InvalidIdempotencyKey, *AUTHENTICATED, *WRITE),
+    ),
+    Route(
+        "updateBin",
+        "PUT",
+        "/b/<bin_id>",
+        "Update a bin",
+        "Bins",
+        "The record was stored.",
+        description=(
+            "With `X-Bin-Versioning: true`, appends the record as version n+1 and makes it the latest. "
+            "Otherwise replaces the current latest record in place (the newest version, or the base "
+            "record when there is none). At MAX_VERSIONS (default 1000) a versioned update is stored "
+            "in place and `metadata.versioning` is `false`."
+        ),
+        body=True,
+        headers=("X-Bin-Versioning", "If-Match", "Idempotency-Key"),
+        errors=(
+            InvalidBinId,
+            *RECORD,
+            InvalidFlag("X-Bin-Versioning"),
+            InvalidIdempotencyKey,
+            InvalidIfMatch,
+            *AUTHENTICATED,
+            BinNotFound,
+            PreconditionFailed,
+            *WRITE,
+        ),
+    ),
+    Route(
+        "readBin",
+        "GET",
+        "/b/<bin_id>",
+        "Read the base record",
+        "Bins",
+        "The record.",
+        description="The bin's base record (what was created, or the last unversioned update before any version).",
+        key="optional",
+        headers=("X-Bin-Meta",),
+        query=("meta",),
+        errors=(InvalidBinId, *READ, *AUTHENTICATED, BinNotFound),
+    ),
+    Route(
+        "readLatest",
+        "GET",
+        "/b/<bin_id>/latest",
+        "Read the latest version",
+        "Versions",
+        "The record.",
+        description=(
+            "The newest version, or the base record when there is none; `metadata.version` is its number (0 = base)."
+        ),
+        key="optional",
+        headers=("X-Bin-Meta",),
+        query=("meta",),
+        errors=(InvalidBinId, *READ, *AUTHENTICATED, BinNotFound),
+        served_by="readVersion",
+    ),
+    Route(
+        "readVersion",
+        "GET",
+        "/b/<bin_id>/<version>",
+        "Read one version",
+        "Versions",
+        "The record.",
+        description="Version `n` (n >= 1). `latest` is served by `/b/{binId}/latest`.",
+        key="optional",
+        headers=("X-Bin-Meta",),
+        query=("meta",),
+        errors=(InvalidBinId, InvalidVersion, *READ, *AUTHENTICATED, BinNotFound, VersionNotFound),
+    ),
+    Route(
+        "countVersions",
+        "GET",
+        "/b/<bin_id>/versions/count",
+        "Count the versions",
+        "Versions",
+        "The number of versions.",
+        key="optional",
+        errors=(InvalidBinId, UnexpectedBody, *AUTHENTICATED, BinNotFound),
+    ),
+    Route(
+        "deleteVersions",
+        "DELETE",
+        "/b/<bin_id>/versions",
+        "Delete all versions",
+        "Versions",
+        "The versions were deleted (or there were none).",
+        description=(
+            "Deletes every version in one atomic step, whatever their number. `versionsDeleted` is the "
+            "number of versions at the moment of the cut-over; a bin without versions, or a repeat of "
+            "the call, answers 200 with 0. Without `X-Preserve-Latest: true` the base record is left as "
+            "it was; with it, the latest version's record becomes the base record in the same step."
+        ),
+        headers=("X-Preserve-Latest", "If-Match"),
+        errors=(
+            InvalidBinId,
+            InvalidFlag("X-Preserve-Latest"),
+            UnexpectedBody,
+            InvalidIfMatch,
+            *AUTHENTICATED,
+            BinNotFound,
+            PreconditionFailed,
+        ),
+    ),
+    Route(
+        "deleteBin",
+        "DELETE",
+        "/b/<bin_id>",
+        "Delete a bin",
+        "Bins",
+        "The bin was deleted.",
+        description="Deletes the bin and all its versions.",
+        headers=("If-Match",),
+        errors=(InvalidBinId, UnexpectedBody, InvalidIfMatch, *AUTHENTICATED, BinNotFound, PreconditionFailed),
+        etag=False,
+    ),
+)
+
+BY_OPERATION = {route.operation_id: route for route in ROUTES}
+# The routes the resolver serves (the others are documentation of a special case of one).
+SERVED = tuple(route for route in ROUTES if route.served_by is None)
+
+
+def matching(path: str) -> list[Route]:
+    """The served routes whose shape the path has, whatever the method and the parameters."""
+    return [route for route in SERVED if route.shape.fullmatch(path)]
+
+
+def path_values(route: Route, path: str) -> list[str]:
+    """The values of the route's path parameters in a path of its shape, in rule order."""
+    match = route.shape.fullmatch(path)
+    assert match is not None, f"{path} is not a path of {route.rule}"
+    return [match[name] for name in route.path_params]
