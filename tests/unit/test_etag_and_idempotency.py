@@ -257,20 +257,22 @@ class Crash(BaseException):
     """The process dies: nothing after this runs (not even an exception handler)."""
 
 
-def test_a_crash_after_the_write_replays_instead_of_writing_again(api: Api, ddb: Any) -> None:
-    # Given a create whose process dies right after DynamoDB applied the write
+def post_crashing_after(ddb: Any, api: Api, operation: str, idempotency_key: str) -> None:
+    """A create with an Idempotency-Key whose process dies right after its ``operation`` call."""
+
     def crash(**kwargs: Any) -> None:
         raise Crash()
 
-    ddb.meta.events.register("after-call.dynamodb.TransactWriteItems", crash)
+    event = f"after-call.dynamodb.{operation}"
+    ddb.meta.events.register(event, crash)
     try:
         with pytest.raises(Crash):
-            api("POST", "/b", headers={**JSON, "Idempotency-Key": "crash"}, body='{"a": 1}')
+            api("POST", "/b", headers={**JSON, "Idempotency-Key": idempotency_key}, body='{"a": 1}')
     finally:
-        ddb.meta.events.unregister("after-call.dynamodb.TransactWriteItems", crash)
-    created = [i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]
-    assert len(created) == 1
-    # When the client retries with the same key, at once or after any lock expired
+        ddb.meta.events.unregister(event, crash)
+
+
+def expire_locks(ddb: Any) -> None:
     for item in _idempotency_items(ddb):
         ddb.update_item(
             TableName=IDEMPOTENCY_TABLE,
@@ -278,6 +280,15 @@ def test_a_crash_after_the_write_replays_instead_of_writing_again(api: Api, ddb:
             UpdateExpression="SET lockedUntil = :past",
             ExpressionAttributeValues={":past": {"N": "1"}},
         )
+
+
+def test_a_crash_after_the_write_replays_instead_of_writing_again(api: Api, ddb: Any) -> None:
+    # Given a create whose process dies right after DynamoDB applied the write
+    post_crashing_after(ddb, api, "TransactWriteItems", "crash")
+    created = [i for i in bin_items(ddb) if i["sk"]["S"] == "BIN"]
+    assert len(created) == 1
+    # When the client retries with the same key, at once or after any lock expired
+    expire_locks(ddb)
     retry = api("POST", "/b", headers={**JSON, "Idempotency-Key": "crash"}, body='{"a": 1}')
     # Then it learns the bin the first attempt made, and no second bin exists
     assert retry.status == 200
@@ -287,25 +298,12 @@ def test_a_crash_after_the_write_replays_instead_of_writing_again(api: Api, ddb:
 
 def test_a_crash_before_the_write_lets_the_retry_run_once_the_lock_expires(api: Api, ddb: Any) -> None:
     # Given a create whose process died after taking the key, before writing anything
-    def crash(**kwargs: Any) -> None:
-        raise Crash()
-
-    ddb.meta.events.register("after-call.dynamodb.PutItem", crash)
-    try:
-        with pytest.raises(Crash):
-            api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
-    finally:
-        ddb.meta.events.unregister("after-call.dynamodb.PutItem", crash)
+    post_crashing_after(ddb, api, "PutItem", "early")
     assert bin_items(ddb) == []
     [held] = _idempotency_items(ddb)
     assert held["status"]["S"] == "INPROGRESS"
     # When its lock has expired, a retry takes the key over and creates the bin, once
-    ddb.update_item(
-        TableName=IDEMPOTENCY_TABLE,
-        Key={"id": held["id"]},
-        UpdateExpression="SET lockedUntil = :past",
-        ExpressionAttributeValues={":past": {"N": "1"}},
-    )
+    expire_locks(ddb)
     first = api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
     again = api("POST", "/b", headers={**JSON, "Idempotency-Key": "early"}, body='{"a": 1}')
     assert first.status == again.status == 200
