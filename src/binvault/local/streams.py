@@ -1,6 +1,10 @@
 """Feeds the table's DynamoDB Stream to the purge Lambda, as the event source mapping does
 when deployed: filtered with the template's rule, in batches, retrying reported failures
-and setting aside ("dead-lettering") what still fails after the retries."""
+and setting aside ("dead-lettering") what still fails after the retries.
+
+Records it has read are released from the emulator (``release=True``; moto keeps every
+record otherwise), and ``run`` sleeps while the stream is idle: it wakes when told a write
+happened (``wake``), or after an interval that doubles while nothing arrives."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ BATCH_SIZE = 25
 
 
 class StreamPoller:
-    def __init__(self, table_name: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, table_name: str, endpoint_url: str | None = None, release: bool = False) -> None:
         import boto3
 
         self.table_name = table_name
@@ -31,6 +35,9 @@ class StreamPoller:
         self._retries: list[tuple[dict[str, Any], int]] = []
         self.dead_letters: list[dict[str, Any]] = []
         self.delivered = 0
+        self.release = release
+        self.read = 0
+        self._last_sequence: int | None = None
 
     def _refresh_shards(self) -> None:
         arn = self._arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
@@ -64,7 +71,10 @@ class StreamPoller:
             if iterator is None:
                 continue
             page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-            records.extend(self._as_lambda_record(r, self._arn) for r in page.get("Records", []))
+            for record in page.get("Records", []):
+                records.append(self._as_lambda_record(record, self._arn))
+                sequence = int(record["dynamodb"]["SequenceNumber"])
+                self._last_sequence = max(sequence, self._last_sequence or sequence)
             self._iterators[shard_id] = page.get("NextShardIterator")
         return records
 
@@ -90,11 +100,18 @@ class StreamPoller:
 
     def poll_once(self) -> int:
         """Read what the stream has, deliver matching records; returns how many were read."""
-        fresh = [r for r in self._read() if purge.purge_target(r) is not None]
+        records = self._read()
+        self.read += len(records)
+        fresh = [r for r in records if purge.purge_target(r) is not None]
         pending = self._retries + [(record, 0) for record in fresh]
         self._retries = []
         for start in range(0, len(pending), BATCH_SIZE):
             self._retries.extend(self._deliver(pending[start : start + BATCH_SIZE]))
+        if self.release and records and self._last_sequence is not None:
+            # Delivered, or held in ``_retries``: the emulator's copy is not needed again.
+            from binvault.local.moto_fixes import release_stream_records
+
+            release_stream_records(self.table_name, self._last_sequence)
         return len(fresh)
 
     def drain(self, max_rounds: int = 50) -> None:
@@ -103,10 +120,25 @@ class StreamPoller:
             if self.poll_once() == 0 and not self._retries:
                 return
 
-    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        interval: float = 0.25,
+        wake: threading.Event | None = None,
+        idle_interval: float = 5.0,
+    ) -> None:
+        """Poll until ``stop``: every ``interval`` while records or retries are pending,
+        backing off to ``idle_interval`` while idle; a set ``wake`` polls at once."""
+        signal = wake or stop
+        delay = interval
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # a write from here on wakes the wait below
+            before = self.read
             try:
                 self.poll_once()
             except Exception:  # the poller must outlive a bad round, as Lambda's would
                 log.exception("stream poll failed")
-            stop.wait(interval)
+            busy = self.read > before or bool(self._retries)
+            delay = interval if busy else min(delay * 2, idle_interval)
+            signal.wait(delay)
