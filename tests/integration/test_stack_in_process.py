@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -33,6 +34,12 @@ def local_env() -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     reset_caches()
+    # Metrics recorded while the stack had them disabled stay in Powertools' shared buffer;
+    # the next test's handler call would print them.
+    from binvault.handlers import api, purge
+
+    api.metrics.clear_metrics()
+    purge.metrics.clear_metrics()
 
 
 def http(url: str, method: str = "GET", body: Any = None, key: str | None = None, **headers: str) -> tuple[int, Any]:
@@ -50,7 +57,10 @@ def http(url: str, method: str = "GET", body: Any = None, key: str | None = None
         return error.code, json.loads(error.read() or b"null")
 
 
-def test_journal_replay_and_compaction_keep_every_write(local_env: None, tmp_path: Path) -> None:
+def test_journal_replay_and_compaction_keep_every_write(
+    local_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from binvault.local import admin
     from binvault.local import stack as local
 
     os.environ["BINVAULT_COMPACT_BYTES"] = "4000"  # compact several times during the test
@@ -70,6 +80,11 @@ def test_journal_replay_and_compaction_keep_every_write(local_env: None, tmp_pat
         assert first.poller.delivered >= 1
         for version in range(1, 4):
             assert http(f"{url}/b/{bin_id}", "PUT", {"again": version}, key, X_Bin_Versioning="true")[0] == 200
+        # `make admin` finds this stack through its data directory
+        os.environ.update(BINVAULT_DATA=str(data), TABLE_NAME="not-this-one")
+        capsys.readouterr()
+        assert admin.main(["show-account", first.demo["accountId"]]) == 0
+        assert json.loads(capsys.readouterr().out)["accountId"] == first.demo["accountId"]
         deadline = time.monotonic() + 10
         while any(t.name == "journal-compaction" for t in threading.enumerate()) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -108,6 +123,18 @@ def test_in_memory_stack_with_a_pool_answers_like_api_gateway(local_env: None) -
         assert http(f"{url}/openapi.json", "POST") == (405, {"message": "Method not allowed"})
         assert http(f"{url}/swagger?asset=nope") == (404, {"message": "Route not found"})
         assert "binvault-admin create-account" in local.admin_line(stack)
+        # what API Gateway answers itself, framed and limited by the HTTP front
+        from tests.integration.test_local_stack import MALFORMED, raw_request
+
+        for build, status, message in MALFORMED.values():
+            assert raw_request(url, build(key))[::2] == (status, {"message": message})
+        head = f"HEAD /v3/b/{created['metadata']['id']} HTTP/1.1\r\nHost: x\r\nX-Master-Key: {key}\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", int(url.split(":")[2].split("/")[0])), timeout=10) as sock:
+            sock.sendall(head.encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 ") and answer.endswith(b"\r\n\r\n")  # headers only
 
 
 def test_the_dynamodb_endpoint_keeps_connections_alive(local_env: None) -> None:
