@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from binvault.local.events import LocalContext
 log = logging.getLogger("binvault.local.streams")
 MAX_RETRIES = 10
 BATCH_SIZE = 25
+SHARD_REFRESH_SECONDS = 10.0
 
 
 class StreamPoller:
@@ -38,8 +40,12 @@ class StreamPoller:
         self.release = release
         self.read = 0
         self._last_sequence: int | None = None
+        self._next_refresh = 0.0
 
     def _refresh_shards(self) -> None:
+        if self._iterators and time.monotonic() < self._next_refresh:
+            return  # shards change rarely; describing the table each poll costs the emulator
+        self._next_refresh = time.monotonic() + SHARD_REFRESH_SECONDS
         arn = self._arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
         shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
         for shard in shards:
@@ -127,8 +133,9 @@ class StreamPoller:
         wake: threading.Event | None = None,
         idle_interval: float = 5.0,
     ) -> None:
-        """Poll until ``stop``: every ``interval`` while records or retries are pending,
-        backing off to ``idle_interval`` while idle; a set ``wake`` polls at once."""
+        """Poll until ``stop``: every ``interval`` while records or retries are pending
+        (however many writes there are: the poller shares the emulator's process), backing
+        off to ``idle_interval`` while idle, when a set ``wake`` polls at once."""
         signal = wake or stop
         delay = interval
         while not stop.is_set():
@@ -139,6 +146,9 @@ class StreamPoller:
                 self.poll_once()
             except Exception:  # the poller must outlive a bad round, as Lambda's would
                 log.exception("stream poll failed")
-            busy = self.read > before or bool(self._retries)
-            delay = interval if busy else min(delay * 2, idle_interval)
-            signal.wait(delay)
+            if self.read > before or self._retries:
+                delay = interval
+                stop.wait(interval)
+            else:
+                delay = min(delay * 2, idle_interval)
+                signal.wait(delay)
