@@ -123,6 +123,17 @@ def test_in_memory_stack_with_a_pool_answers_like_api_gateway(local_env: None) -
         assert http(f"{url}/openapi.json", "POST") == (405, {"message": "Method not allowed"})
         assert http(f"{url}/swagger?asset=nope") == (404, {"message": "Route not found"})
         assert "binvault-admin create-account" in local.admin_line(stack)
+
+
+def test_in_process_front_frames_http_and_dynamodb_keeps_connections_alive(local_env: None) -> None:
+    from http.client import HTTPConnection
+
+    from binvault.local import stack as local
+
+    with local.running(free_port(), free_port()) as stack:
+        key, url = stack.demo["masterKey"], stack.api_url
+        status, created = http(f"{url}/b", "POST", {"in": "process"}, key)
+        assert status == 200
         # what API Gateway answers itself, framed and limited by the HTTP front
         from tests.integration.test_local_stack import MALFORMED, raw_request
 
@@ -135,16 +146,8 @@ def test_in_memory_stack_with_a_pool_answers_like_api_gateway(local_env: None) -
             while chunk := sock.recv(65536):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 ") and answer.endswith(b"\r\n\r\n")  # headers only
-
-
-def test_the_dynamodb_endpoint_keeps_connections_alive(local_env: None) -> None:
-    import http.client
-
-    from binvault.local import stack as local
-
-    with local.running(free_port(), free_port()) as stack:
         host, port = stack.dynamodb_url.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection = HTTPConnection(host, int(port), timeout=10)
         for _ in range(3):
             connection.request(
                 "POST",

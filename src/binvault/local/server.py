@@ -193,9 +193,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(host: str, port: int, invoke: Invoke) -> BaseWSGIServer:
-    """Bind now (a busy port raises OSError here); ``serve_forever`` in a thread."""
-    sock = listening_socket(host, port)
+def make_server(host: str, port: int, invoke: Invoke, sock: socket.socket | None = None) -> BaseWSGIServer:
+    """Bind now (a busy port raises OSError here), or serve ``sock``, already listening;
+    ``serve_forever`` in a thread."""
+    sock = sock or listening_socket(host, port)
     try:
         return werkzeug_server(
             host, port, ApiGateway(invoke), threaded=True, request_handler=_RequestHandler, fd=sock.fileno()

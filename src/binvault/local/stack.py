@@ -21,8 +21,11 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -147,6 +150,47 @@ def _listen(what: str, variable: str, port: int, bind: Any) -> Any:
         ) from error
 
 
+class Gateway:
+    """The HTTP front and the execution environments in a process of their own
+    (``binvault.local.gateway``), serving the API socket this process bound."""
+
+    def __init__(self, api_socket: socket.socket, concurrency: int) -> None:
+        ready, self._ready_writer = os.pipe()
+        self._ready = ready
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+            [
+                sys.executable,
+                "-m",
+                "binvault.local.gateway",
+                str(api_socket.fileno()),
+                str(concurrency),
+                str(self._ready_writer),
+            ],
+            stdin=subprocess.PIPE,
+            pass_fds=(api_socket.fileno(), self._ready_writer),
+        )
+        os.close(self._ready_writer)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        try:
+            if select.select([self._ready], [], [], timeout)[0] and os.read(self._ready, 16) == b"ready\n":
+                return
+        finally:
+            os.close(self._ready)
+        self.stop()
+        raise StartupError("the API's execution environments did not start (see the output above)")
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # the gateway stops when its stdin closes
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @dataclass
 class LocalStack:
     api_url: str
@@ -178,8 +222,8 @@ def running(
     from binvault.local import moto_fixes
     from binvault.local.durable import Journal, JournalingApp
     from binvault.local.dynamodb_server import DynamoDBServer, moto_app
-    from binvault.local.pool import InProcess, Pool
-    from binvault.local.server import make_server
+    from binvault.local.pool import InProcess
+    from binvault.local.server import listening_socket, make_server
     from binvault.local.streams import StreamPoller
     from binvault.models.settings import get_settings
 
@@ -200,9 +244,9 @@ def running(
             "embedded DynamoDB", "DYNAMODB_PORT", dynamodb_port, lambda: DynamoDBServer("127.0.0.1", dynamodb_port, app)
         )
         cleanup.callback(database.server_close)
-        invoke = Pool(concurrency) if concurrency else InProcess()
-        api = _listen("API", "PORT", port, lambda: make_server("127.0.0.1", port, invoke))
-        cleanup.callback(api.server_close)
+        api_socket = _listen("API", "PORT", port, lambda: listening_socket("127.0.0.1", port))
+        cleanup.callback(api_socket.close)
+        api_port = api_socket.getsockname()[1]
         settings = get_settings()
         replayed = 0
         if journal is not None:
@@ -221,12 +265,17 @@ def running(
         cleanup.callback(polling.join, 10)
         cleanup.callback(wake.set)
         cleanup.callback(stop.set)
-        if isinstance(invoke, Pool):
-            cleanup.callback(invoke.close)
-            invoke.start()
-        threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
-        cleanup.callback(api.shutdown)
-        api_url = f"http://127.0.0.1:{api.server_address[1]}/v3"
+        if concurrency:
+            gateway = Gateway(api_socket, concurrency)
+            cleanup.callback(gateway.stop)
+            gateway.wait_ready()
+            api_socket.close()  # the gateway's now
+        else:
+            api = make_server("127.0.0.1", api_port, InProcess(), sock=api_socket)
+            cleanup.callback(api.server_close)
+            threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
+            cleanup.callback(api.shutdown)
+        api_url = f"http://127.0.0.1:{api_port}/v3"
         dynamodb_url = settings.endpoint_url or ""
         if data_dir is not None:
             _write_private(
