@@ -40,17 +40,20 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _tree(pid: int) -> list[int]:
-    """The stack's process and its children (the execution environments)."""
-    children = []
+    """The stack's process and its descendants (the gateway and its execution environments)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-            if int(fields[1]) == pid:
-                children.append(int(entry.name))
-    return [pid, *children]
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return [pid, *sorted(tree - {pid})]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,7 +73,7 @@ def rss_mb(pid: int) -> dict[str, float]:
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    sizes["stack" if member == pid else f"environment {member}"] = int(line.split()[1]) / 1024
+                    sizes["stack" if member == pid else f"child {member}"] = int(line.split()[1]) / 1024
         except OSError:
             continue
     return {"total": round(sum(sizes.values()), 1), "stack": round(sizes.get("stack", 0.0), 1)}
