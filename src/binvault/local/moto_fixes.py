@@ -17,7 +17,10 @@ back exactly as they were.
 sorts every item of the table, before it keeps the one partition asked for: 6.8 ms at
 100 items, 96 ms at 10k. A table query (no index) here reads only the partition's items.
 
-4. Stream memory. moto keeps every stream record (``StreamShard.items``) and every shard
+4. Memory. moto's ``BaseModel`` appends every instance it ever creates to its class's
+``instances_tracked`` (for its /moto-api data dump): every item version, stream record
+and shard iterator of a long-running emulator stayed alive. The DynamoDB models here
+track nothing. moto also keeps every stream record (``StreamShard.items``) and every shard
 iterator it ever handed out. ``release_stream_records`` drops the records a consumer
 has read (advancing the shard's starting sequence number, so sequence numbers do not
 change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
@@ -58,6 +61,13 @@ class _NoTableCopy(types.SimpleNamespace):
         if isinstance(value, Table):
             return value  # rollback is done item by item below
         return copy.deepcopy(value, memo)
+
+
+class _Untracked(list[Any]):
+    """An ``instances_tracked`` that keeps nothing (see item 4)."""
+
+    def append(self, instance: Any) -> None:
+        pass
 
 
 def _key_of(table: Any, op_type: str, op: dict[str, Any]) -> tuple[Any, Any]:
@@ -110,7 +120,13 @@ def install() -> None:
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _partition_queries()
+    from moto.core.model_instances import model_data
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    for service in ("dynamodb", "dynamodbstreams"):
+        model: Any
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()
 
     def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
         iterator = self.shard_iterators.pop(iterator_arn)
