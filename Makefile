@@ -9,9 +9,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
 EVENT ?= events/delete-versions-preserve.json
+# Where `make run` keeps its data (a write-ahead journal); `memory` for a throw-away run.
+BINVAULT_DATA ?= $(CURDIR)/.binvault
+BINVAULT_CONCURRENCY ?= 4
+ARGS ?= --help
 
-.PHONY: run test unit integration e2e lint transform format bench soak openapi invoke package clean \
-	build-ApiFunction build-PurgeFunction
+.PHONY: run run-memory reset admin test unit integration e2e lint transform format bench soak openapi invoke \
+	package clean build-ApiFunction build-PurgeFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +23,18 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-run: $(STAMP)  ## the whole service locally: embedded DynamoDB, demo key, API on :$(PORT)/v3
-	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.stack
+run: $(STAMP)  ## the whole service locally: embedded DynamoDB (data in $(BINVAULT_DATA)), demo key, API on :$(PORT)/v3
+	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) BINVAULT_DATA=$(BINVAULT_DATA) \
+	  BINVAULT_CONCURRENCY=$(BINVAULT_CONCURRENCY) $(BIN)/python -m binvault.local.stack
+
+run-memory: $(STAMP)  ## `make run` with nothing kept: the data is gone when it stops
+	$(MAKE) run BINVAULT_DATA=memory
+
+reset: $(STAMP)  ## wipe the local data ($(BINVAULT_DATA)); refused while `make run` uses it
+	BINVAULT_DATA=$(BINVAULT_DATA) $(BIN)/python -m binvault.local.stack --reset
+
+admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='create-account --requests 1000'
+	BINVAULT_DATA=$(BINVAULT_DATA) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.admin $(ARGS)
 
 test: $(STAMP)  ## every test (unit, integration, e2e on the local stack, the packaged artifact) with the coverage floor
 	$(BIN)/cfn-lint template.yaml

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delete_versions, leases, load, plots, report, round_trips, storage
+from bench import cold_start, delete_versions, leases, load, plots, report, round_trips, storage, throughput
 from bench.common import RESULTS, load_average, local_stack, machine_info, users_record, write_json
 
 
@@ -54,6 +54,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
             _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
             _phase(results, "load", lambda: load.run(stack, quick))
         results["local_stack_log"] = _stack_log_findings(log)
+        _phase(results, "throughput", lambda: throughput.run(Path(scratch), quick))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["machine"]["load_average_at_end"] = load_average()
 
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(round_trips.markdown(results["round_trips"]))
     print(load.markdown(results["load"]))
     print(leases.markdown(results["quota_leases"]))
+    print(throughput.markdown(results["throughput"]))
     print(
         f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "
         f"(SUMMARY.md, results.json, round_trips.md, *.png); total {results['total_seconds']} s"

@@ -174,10 +174,9 @@ class Reply:
 class Client:
     """HTTP/1.1 to the local API (one per thread).
 
-    A fresh connection per request by default: the local server writes a response's
-    headers and body in two sends, and on a kept-alive connection Nagle's algorithm plus
-    the client's delayed ACK then stall every response by ~40 ms (see ``keep_alive_stall``
-    in load.py), which would measure the stand-in server, not binvault.
+    A fresh connection per request by default: the local API server (werkzeug's) closes
+    each connection after its response (``Connection: close``), so a kept-alive client
+    reconnects for every request anyway (see ``keep_alive_stall`` in load.py).
     """
 
     def __init__(self, api_url: str, key: str, keep_alive: bool = False) -> None:
@@ -299,8 +298,12 @@ class Stack:
 
 
 @contextmanager
-def local_stack(log_path: Path) -> Iterator[Stack]:
-    """`make run` in a subprocess on free ports, so client threads do not share its GIL."""
+def local_stack(log_path: Path, data: str | None = None, **extra: str) -> Iterator[Stack]:
+    """`make run` in a subprocess on free ports, so client threads do not share its GIL.
+
+    Durable as `make run` is, with its data in a fresh directory beside the log (or
+    ``data``: a directory, or "memory"); ``extra`` goes into its environment.
+    """
     port, dynamodb_port = free_port(), free_port()
     table = "binvault-bench"
     env = child_env(
@@ -310,6 +313,8 @@ def local_stack(log_path: Path) -> Iterator[Stack]:
         IDEMPOTENCY_TABLE_NAME=f"{table}-idempotency",
         POWERTOOLS_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        BINVAULT_DATA=data or str(log_path.parent / f"data-{port}"),
+        **extra,
     )
     log = log_path.open("a")  # shared with the child's stderr: append keeps both
     process = subprocess.Popen(

@@ -5,8 +5,8 @@
   delete-versions; req/s overall and p50/p95/p99 per operation (``single_thread``: the
   same mix from one thread, for reference);
 - ``record_size``: sequential versioned PUTs and GET /latest of ~1, 10 and 100 KB records;
-- ``keep_alive_stall``: the local server on a kept-alive connection vs a fresh one (why the
-  client opens a connection per request, see ``bench.common.Client``).
+- ``keep_alive_stall``: a kept-alive client connection vs a fresh one (the local API server
+  closes each connection after its response, see ``bench.common.Client``).
 
 Everything runs on this machine: the numbers are those of the emulated DynamoDB (moto) and
 the local HTTP server on two cores, good for comparing routes and sizes, not for quoting
@@ -157,8 +157,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{mixed_result['bins']} bins in {mixed_result['seconds']} s: "
         f"**{mixed_result['requests_per_second']} req/s** (one thread: "
         f"{single['requests_per_second']} req/s, p50 {single['all']['p50_ms']} ms; "
-        "the local stack is one Python process, so it saturates near one thread's rate and more "
-        "threads mostly queue)",
+        "the stack serves up to BINVAULT_CONCURRENCY=4 requests at once, on two cores)",
         "",
         "| operation | share | n | p50 ms | p95 ms | p99 ms | non-200 |",
         "|---|---|---|---|---|---|---|",

@@ -40,6 +40,7 @@ class LocalService:
     dynamodb_url: str
     key: str
     output: list[str]
+    data: Path | None = None
 
     def request(
         self,
@@ -74,22 +75,58 @@ class LocalService:
         )
 
 
-@pytest.fixture(scope="session")
-def service() -> Iterator[LocalService]:
-    port, dynamodb_port = free_port(), free_port()
+@dataclass
+class StackProcess:
+    """`python -m binvault.local.stack` in a subprocess: what `make run` starts."""
+
+    process: subprocess.Popen[str]
+    key: str
+    output: list[str]
+    port: int
+    dynamodb_port: int
+    data: Path
+
+    @property
+    def service(self) -> LocalService:
+        return LocalService(
+            f"http://127.0.0.1:{self.port}/v3",
+            f"http://127.0.0.1:{self.dynamodb_port}",
+            self.key,
+            self.output,
+            self.data,
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def stack_env(data: Path | str, port: int, dynamodb_port: int, **extra: str) -> dict[str, str]:
     env = {**os.environ, "PORT": str(port), "DYNAMODB_PORT": str(dynamodb_port), "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env.update(PYTHONPATH=str(ROOT / "src"), BINVAULT_DATA=str(data), BINVAULT_CONCURRENCY="4", **extra)
+    return env
+
+
+def start_stack(
+    data: Path | str, port: int | None = None, dynamodb_port: int | None = None, **extra: str
+) -> StackProcess:
+    """Start a stack and wait (bounded) for its banner; fails the test if it does not come."""
+    port, dynamodb_port = port or free_port(), dynamodb_port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "binvault.local.stack"],
         cwd=ROOT,
-        env=env,
+        env=stack_env(data, port, dynamodb_port, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     output: list[str] = []
     key = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     assert process.stdout is not None
     while time.monotonic() < deadline and key is None:
         line = process.stdout.readline()
@@ -103,11 +140,13 @@ def service() -> Iterator[LocalService]:
         pytest.fail("local stack did not start:\n" + "".join(output))
     # keep draining its output, or a chatty stack would block on a full pipe
     threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True).start()
+    return StackProcess(process, key, output, port, dynamodb_port, Path(data))
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    stack = start_stack(tmp_path_factory.mktemp("binvault-data"))
     try:
-        yield LocalService(f"http://127.0.0.1:{port}/v3", f"http://127.0.0.1:{dynamodb_port}", key, output)
+        yield stack.service
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stack.stop()

@@ -223,6 +223,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         AWS_SECRET_ACCESS_KEY="local",
         AWS_DEFAULT_REGION="us-east-1",
         PYTHONUNBUFFERED="1",
+        BINVAULT_DATA="memory",
     )
     log = tmp_path_factory.mktemp("fuzz") / "stack.log"
     with log.open("w") as stderr:

@@ -11,13 +11,28 @@ copy includes the table's whole stream history), so a bin with 1000 versions mad
 local stack quadratic and used gigabytes. This replaces the whole-table copy with an
 undo log of just the items the transaction names (and the stream length), which gives
 the same all-or-nothing result: on cancellation every named item and the stream are put
-back exactly as they were. Nothing of this runs in AWS.
+back exactly as they were.
+
+3. Query cost. moto's ``Table.query`` builds its candidates from ``all_items()``, which
+sorts every item of the table, before it keeps the one partition asked for: 6.8 ms at
+100 items, 96 ms at 10k. A table query (no index) here reads only the partition's items.
+
+4. Memory. moto's ``BaseModel`` appends every instance it ever creates to its class's
+``instances_tracked`` (for its /moto-api data dump): every item version, stream record
+and shard iterator of a long-running emulator stayed alive. The DynamoDB models here
+track nothing. moto also keeps every stream record (``StreamShard.items``) and every shard
+iterator it ever handed out. ``release_stream_records`` drops the records a consumer
+has read (advancing the shard's starting sequence number, so sequence numbers do not
+change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
+
+Items 3 and 4 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import threading
 import types
 from collections.abc import Callable
@@ -46,6 +61,13 @@ class _NoTableCopy(types.SimpleNamespace):
         if isinstance(value, Table):
             return value  # rollback is done item by item below
         return copy.deepcopy(value, memo)
+
+
+class _Untracked(list[Any]):
+    """An ``instances_tracked`` that keeps nothing (see item 4)."""
+
+    def append(self, instance: Any) -> None:
+        pass
 
 
 def _key_of(table: Any, op_type: str, op: dict[str, Any]) -> tuple[Any, Any]:
@@ -97,10 +119,84 @@ def install() -> None:
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _partition_queries()
+    from moto.core.model_instances import model_data
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    for service in ("dynamodb", "dynamodbstreams"):
+        model: Any
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        iterator = self.shard_iterators.pop(iterator_arn)
+        return iterator.get(limit)  # type: ignore[no-any-return]
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
 
     for backend in (models.DynamoDBBackend, DynamoDBStreamsBackend):
         for name, member in list(vars(backend).items()):
             if callable(member) and not name.startswith("_"):
                 setattr(backend, name, _serialised(member))
     _installed = True
+
+
+def _partition_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all_items = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs).arguments
+        hash_key = bound.get("hash_key")
+        if bound.get("index_name") or hash_key is None or not self.range_key_attr:
+            return original_query(self, *args, **kwargs)
+        # Serialised with every other backend call (item 1), so the table is ours here.
+        self._binvault_partition = self.items.get(hash_key) or {}
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            del self._binvault_partition
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(self, "_binvault_partition", None)
+        if partition is not None:
+            return list(partition.values())  # query sorts its candidates by range key itself
+        return original_all_items(self)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def release_stream_records(table_name: str, up_to_sequence: int) -> int:
+    """Forget the in-process stream records of ``table_name`` up to a sequence number
+    (inclusive) that its consumer has read; returns how many were dropped."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    dropped = 0
+    with _lock:
+        for regions in list(dynamodb_backends.values()):
+            for backend in list(regions.values()):
+                table = backend.tables.get(table_name)
+                shard = getattr(table, "stream_shard", None)
+                if shard is None:
+                    continue
+                count = min(len(shard.items), up_to_sequence + 1 - shard.starting_sequence_number)
+                if count > 0:
+                    del shard.items[:count]
+                    shard.starting_sequence_number += count
+                    dropped += count
+    return dropped
+
+
+def reset_dynamodb() -> None:
+    """Empty every in-process DynamoDB table and stream (moto's state is per process)."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    with _lock:
+        for backends in (dynamodb_backends, dynamodbstreams_backends):
+            account: Any
+            for account in list(backends.values()):
+                account.reset()

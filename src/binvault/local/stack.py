@@ -1,22 +1,38 @@
 """`make run`: the whole service on this machine, no Docker, no AWS account.
 
-1. an embedded DynamoDB endpoint (moto's server, quiet) on 127.0.0.1:$DYNAMODB_PORT
-2. the tables, created from template.yaml's own definitions
-3. a demo account, whose key is printed with ready-to-paste curl lines
+1. an embedded DynamoDB endpoint (moto, behind a keep-alive HTTP server) on
+   127.0.0.1:$DYNAMODB_PORT, durable by default: a write-ahead journal in $BINVAULT_DATA
+   (default ``.binvault/``; ``BINVAULT_DATA=memory`` for a throw-away run), replayed on start
+2. the tables, created from template.yaml's own definitions (when not already there)
+3. a demo account, whose key is printed with ready-to-paste curl lines (kept in the data
+   directory, so a restart prints the same key)
 4. the stream poller feeding the purge Lambda, as the deployed event source mapping does
-5. the API on http://127.0.0.1:$PORT/v3, every request served by the real lambda_handler
+5. the API on http://127.0.0.1:$PORT/v3: werkzeug's HTTP server in front of
+   $BINVAULT_CONCURRENCY (default 4) Lambda execution environments running the real
+   lambda_handler
+
+A busy port or a data directory another stack is using stops it at once, non-zero, with
+the reason. ``python -m binvault.local.stack --reset`` wipes the data directory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -29,6 +45,26 @@ LOCAL_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "PURCHASE_URL": "https://binvault.example/pricing",
 }
+DATA_ENV, MEMORY = "BINVAULT_DATA", "memory"
+DEFAULT_DATA = ".binvault"
+CONCURRENCY_ENV, DEFAULT_CONCURRENCY = "BINVAULT_CONCURRENCY", 4
+STACK_FILE, DEMO_FILE, LOCK_FILE = "stack.json", "demo.json", "lock"
+
+
+class StartupError(Exception):
+    """Why the stack cannot start (printed as is, exit status 1)."""
+
+
+def data_dir_from_env() -> Path | None:
+    value = os.environ.get(DATA_ENV) or DEFAULT_DATA
+    return None if value == MEMORY else Path(value).resolve()
+
+
+def concurrency_from_env() -> int:
+    value = os.environ.get(CONCURRENCY_ENV) or str(DEFAULT_CONCURRENCY)
+    if not value.isdigit():
+        raise StartupError(f"{CONCURRENCY_ENV} must be a whole number (0 runs the handler in this process)")
+    return int(value)
 
 
 def configure_environment(dynamodb_port: int) -> None:
@@ -45,6 +81,116 @@ def quiet_moto() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def lock_data_dir(data_dir: Path) -> IO[str]:
+    """One stack per data directory: an exclusive lock held while it runs."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise StartupError(
+            f"data directory {data_dir} is in use by another binvault stack (pid {holder}); "
+            f"stop it, or set {DATA_ENV} to another directory"
+        ) from error
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(data, out)
+    os.replace(temporary, path)
+
+
+def _ensure_tables(client: Any, table_name: str, idempotency_table_name: str) -> None:
+    from binvault.local.template_tables import create_table
+
+    existing = set(client.list_tables()["TableNames"])
+    for logical_id, name in (("BinsTable", table_name), ("IdempotencyTable", idempotency_table_name)):
+        if name not in existing:
+            create_table(client, logical_id, name)
+
+
+def _demo_account(data_dir: Path | None, demo_requests: int) -> dict[str, str]:
+    """The demo account of the previous run when it is still there, else a new one."""
+    from binvault import admin
+    from binvault.dal import accounts
+
+    saved = data_dir / DEMO_FILE if data_dir else None
+    if saved is not None and saved.exists():
+        demo: dict[str, str] = json.loads(saved.read_text())
+        try:
+            accounts.get_account(demo["accountId"])
+            return demo
+        except accounts.AccountNotFound:
+            pass
+    demo = admin.create_account(demo_requests)
+    if saved is not None:
+        _write_private(saved, demo)
+    return demo
+
+
+def _listen(what: str, variable: str, port: int, bind: Any) -> Any:
+    try:
+        return bind()
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen on 127.0.0.1:{port} for the {what} ({variable}={port}): {error.strerror or error}; "
+            f"stop what uses it, or pick another port, e.g. {variable}={port + 1} make run"
+        ) from error
+
+
+class Gateway:
+    """The HTTP front and the execution environments in a process of their own
+    (``binvault.local.gateway``), serving the API socket this process bound."""
+
+    def __init__(self, api_socket: socket.socket, concurrency: int) -> None:
+        ready, self._ready_writer = os.pipe()
+        self._ready = ready
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
+            [
+                sys.executable,
+                "-m",
+                "binvault.local.gateway",
+                str(api_socket.fileno()),
+                str(concurrency),
+                str(self._ready_writer),
+            ],
+            stdin=subprocess.PIPE,
+            pass_fds=(api_socket.fileno(), self._ready_writer),
+        )
+        os.close(self._ready_writer)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        try:
+            if select.select([self._ready], [], [], timeout)[0] and os.read(self._ready, 16) == b"ready\n":
+                return
+        finally:
+            os.close(self._ready)
+        self.stop()
+        raise StartupError("the API's execution environments did not start (see the output above)")
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # the gateway stops when its stdin closes
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @dataclass
 class LocalStack:
     api_url: str
@@ -52,60 +198,152 @@ class LocalStack:
     demo: dict[str, str]
     poller: Any
     stop: threading.Event
+    data_dir: Path | None = None
+    concurrency: int = 0
+    replayed: int = 0
 
 
 @contextmanager
-def running(port: int, dynamodb_port: int, demo_requests: int = 100_000) -> Iterator[LocalStack]:
-    """Start everything; stop everything on exit (also used by the integration tests)."""
+def running(
+    port: int,
+    dynamodb_port: int,
+    demo_requests: int = 100_000,
+    data_dir: Path | None = None,
+    concurrency: int = 0,
+) -> Iterator[LocalStack]:
+    """Start everything; stop everything on exit (also used by the soak and the tests).
+
+    ``data_dir`` None keeps the data in memory only; ``concurrency`` 0 runs the handler in
+    this process, one event at a time (the soak injects faults into this process's client).
+    """
     configure_environment(dynamodb_port)
     quiet_moto()
-    from moto.server import ThreadedMotoServer
-
-    from binvault import admin
     from binvault.dal.client import dynamodb
     from binvault.local import moto_fixes
-    from binvault.local.server import make_server
+    from binvault.local.durable import Journal, JournalingApp
+    from binvault.local.dynamodb_server import DynamoDBServer, moto_app
+    from binvault.local.pool import InProcess
+    from binvault.local.server import listening_socket, make_server
     from binvault.local.streams import StreamPoller
-    from binvault.local.template_tables import create_tables
     from binvault.models.settings import get_settings
 
     moto_fixes.install()
+    moto_fixes.reset_dynamodb()  # an emulator starts empty, even a second time in one process
     get_settings.cache_clear()
     dynamodb.cache_clear()  # type: ignore[attr-defined]
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
-    moto.start()
-    stop = threading.Event()
-    server = None
-    try:
+    stop, wake = threading.Event(), threading.Event()
+    with contextlib.ExitStack() as cleanup:
+        journal = None
+        if data_dir is not None:
+            cleanup.enter_context(lock_data_dir(data_dir))
+            journal = Journal(data_dir)
+            cleanup.callback(journal.close)
+        app = JournalingApp(moto_app(), journal)
+        app.on_write.append(wake.set)
+        database = _listen(
+            "embedded DynamoDB", "DYNAMODB_PORT", dynamodb_port, lambda: DynamoDBServer("127.0.0.1", dynamodb_port, app)
+        )
+        cleanup.callback(database.server_close)
+        api_socket = _listen("API", "PORT", port, lambda: listening_socket("127.0.0.1", port))
+        cleanup.callback(api_socket.close)
+        api_port = api_socket.getsockname()[1]
         settings = get_settings()
-        create_tables(dynamodb(), settings.table_name, settings.idempotency_table_name)
-        demo = admin.create_account(demo_requests)
-        poller = StreamPoller(settings.table_name, settings.endpoint_url)
-        threading.Thread(target=poller.run, args=(stop,), name="stream-poller", daemon=True).start()
-        server = make_server("127.0.0.1", port)
-        threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
+        replayed = 0
+        if journal is not None:
+            replayed = journal.replay(app.app)
+            for table in (settings.table_name, settings.idempotency_table_name):
+                moto_fixes.release_stream_records(table, 10**40)  # history, not news for the purge
+            journal.maybe_compact(app.app)
+        threading.Thread(target=database.serve_forever, name="dynamodb", daemon=True).start()
+        cleanup.callback(database.shutdown)
+        _ensure_tables(dynamodb(), settings.table_name, settings.idempotency_table_name)
+        demo = _demo_account(data_dir, demo_requests)
+        poller = StreamPoller(settings.table_name, settings.endpoint_url, release=True)
+        polling = threading.Thread(target=poller.run, args=(stop,), kwargs={"wake": wake}, name="stream-poller")
+        polling.daemon = True
+        polling.start()
+        cleanup.callback(polling.join, 10)
+        cleanup.callback(wake.set)
+        cleanup.callback(stop.set)
+        if concurrency:
+            gateway = Gateway(api_socket, concurrency)
+            cleanup.callback(gateway.stop)
+            gateway.wait_ready()
+            api_socket.close()  # the gateway's now
+        else:
+            api = make_server("127.0.0.1", api_port, InProcess(), sock=api_socket)
+            cleanup.callback(api.server_close)
+            threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
+            cleanup.callback(api.shutdown)
+        api_url = f"http://127.0.0.1:{api_port}/v3"
+        dynamodb_url = settings.endpoint_url or ""
+        if data_dir is not None:
+            _write_private(
+                data_dir / STACK_FILE,
+                {
+                    "api_url": api_url,
+                    "dynamodb_url": dynamodb_url,
+                    "table": settings.table_name,
+                    "idempotency_table": settings.idempotency_table_name,
+                    "region": os.environ["AWS_DEFAULT_REGION"],
+                    "pid": os.getpid(),
+                },
+            )
         yield LocalStack(
-            api_url=f"http://127.0.0.1:{server.server_address[1]}/v3",
-            dynamodb_url=settings.endpoint_url or "",
+            api_url=api_url,
+            dynamodb_url=dynamodb_url,
             demo=demo,
             poller=poller,
             stop=stop,
+            data_dir=data_dir,
+            concurrency=concurrency,
+            replayed=replayed,
         )
-    finally:
-        stop.set()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        moto.stop()
+
+
+def reset(data_dir: Path | None) -> str:
+    """Wipe the data directory (refused while a stack uses it)."""
+    if data_dir is None:
+        return f"{DATA_ENV}={MEMORY}: nothing to wipe"
+    if not data_dir.exists():
+        return f"{data_dir} does not exist: nothing to wipe"
+    with lock_data_dir(data_dir):
+        shutil.rmtree(data_dir)
+    return f"wiped {data_dir}"
+
+
+def admin_line(stack: LocalStack) -> str:
+    """A ready-to-paste binvault-admin command against this stack."""
+    script = Path(sys.executable).with_name("binvault-admin")
+    command = str(script) if script.exists() else "binvault-admin"
+    return (
+        f"TABLE_NAME={os.environ['TABLE_NAME']} AWS_ENDPOINT_URL_DYNAMODB={stack.dynamodb_url} "
+        f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={os.environ['AWS_DEFAULT_REGION']} "
+        f"{command} create-account --requests 1000"
+    )
 
 
 def banner(stack: LocalStack) -> str:
     key, url = stack.demo["masterKey"], stack.api_url
+    if stack.data_dir is None:
+        data = f"in memory only ({DATA_ENV}={MEMORY}): gone when the stack stops"
+    else:
+        data = f"{stack.data_dir}  (durable: {stack.replayed} writes replayed; make reset wipes it)"
+    workers = (
+        f"{stack.concurrency} execution environments, {CONCURRENCY_ENV}"
+        if stack.concurrency
+        else "handler in this process, one request at a time"
+    )
     return f"""
 binvault is running (Ctrl-C stops everything)
-  API        {url}
+  API        {url}  ({workers})
   DynamoDB   {stack.dynamodb_url}  (embedded, table {os.environ["TABLE_NAME"]})
+  data       {data}
   demo key   {key}
+
+Operator CLI (accounts and keys) against this stack:
+  make admin ARGS='create-account --requests 1000'
+  {admin_line(stack)}
 
 Try it:
   export KEY='{key}'
@@ -122,16 +360,28 @@ Try it:
 """
 
 
-def main() -> int:
-    port = int(os.environ.get("PORT", "3000"))
-    dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8000"))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with running(port, dynamodb_port) as stack:
-        print(banner(stack), flush=True)
-        try:
-            stack.stop.wait()
-        except KeyboardInterrupt:
+    try:
+        data_dir = data_dir_from_env()
+        if args == ["--reset"]:
+            print(reset(data_dir))
+            return 0
+        port = int(os.environ.get("PORT", "3000"))
+        dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8000"))
+        concurrency = concurrency_from_env()
+        with running(port, dynamodb_port, data_dir=data_dir, concurrency=concurrency) as stack:
+            # SIGTERM (a supervisor, a test) stops as cleanly as Ctrl-C; kill -9 loses nothing
+            # acknowledged either (the journal is synced before each write is answered).
+            signal.signal(signal.SIGTERM, lambda *_: stack.stop.set())
+            print(banner(stack), flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                stack.stop.wait()
             print("\nstopping binvault", file=sys.stderr)
+    except StartupError as error:
+        print(f"binvault: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,6 +1,10 @@
 """Feeds the table's DynamoDB Stream to the purge Lambda, as the event source mapping does
 when deployed: filtered with the template's rule, in batches, retrying reported failures
-and setting aside ("dead-lettering") what still fails after the retries."""
+and setting aside ("dead-lettering") what still fails after the retries.
+
+Records it has read are released from the emulator (``release=True``; moto keeps every
+record otherwise), and ``run`` sleeps while the stream is idle: it wakes when told a write
+happened (``wake``), or after an interval that doubles while nothing arrives."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +22,11 @@ from binvault.local.events import LocalContext
 log = logging.getLogger("binvault.local.streams")
 MAX_RETRIES = 10
 BATCH_SIZE = 25
+SHARD_REFRESH_SECONDS = 10.0
 
 
 class StreamPoller:
-    def __init__(self, table_name: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, table_name: str, endpoint_url: str | None = None, release: bool = False) -> None:
         import boto3
 
         self.table_name = table_name
@@ -31,8 +37,15 @@ class StreamPoller:
         self._retries: list[tuple[dict[str, Any], int]] = []
         self.dead_letters: list[dict[str, Any]] = []
         self.delivered = 0
+        self.release = release
+        self.read = 0
+        self._last_sequence: int | None = None
+        self._next_refresh = 0.0
 
     def _refresh_shards(self) -> None:
+        if self._iterators and time.monotonic() < self._next_refresh:
+            return  # shards change rarely; describing the table each poll costs the emulator
+        self._next_refresh = time.monotonic() + SHARD_REFRESH_SECONDS
         arn = self._arn = self._tables.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
         shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
         for shard in shards:
@@ -64,7 +77,10 @@ class StreamPoller:
             if iterator is None:
                 continue
             page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-            records.extend(self._as_lambda_record(r, self._arn) for r in page.get("Records", []))
+            for record in page.get("Records", []):
+                records.append(self._as_lambda_record(record, self._arn))
+                sequence = int(record["dynamodb"]["SequenceNumber"])
+                self._last_sequence = max(sequence, self._last_sequence or sequence)
             self._iterators[shard_id] = page.get("NextShardIterator")
         return records
 
@@ -90,11 +106,18 @@ class StreamPoller:
 
     def poll_once(self) -> int:
         """Read what the stream has, deliver matching records; returns how many were read."""
-        fresh = [r for r in self._read() if purge.purge_target(r) is not None]
+        records = self._read()
+        self.read += len(records)
+        fresh = [r for r in records if purge.purge_target(r) is not None]
         pending = self._retries + [(record, 0) for record in fresh]
         self._retries = []
         for start in range(0, len(pending), BATCH_SIZE):
             self._retries.extend(self._deliver(pending[start : start + BATCH_SIZE]))
+        if self.release and records and self._last_sequence is not None:
+            # Delivered, or held in ``_retries``: the emulator's copy is not needed again.
+            from binvault.local.moto_fixes import release_stream_records
+
+            release_stream_records(self.table_name, self._last_sequence)
         return len(fresh)
 
     def drain(self, max_rounds: int = 50) -> None:
@@ -103,10 +126,29 @@ class StreamPoller:
             if self.poll_once() == 0 and not self._retries:
                 return
 
-    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        interval: float = 0.25,
+        wake: threading.Event | None = None,
+        idle_interval: float = 5.0,
+    ) -> None:
+        """Poll until ``stop``: every ``interval`` while records or retries are pending
+        (however many writes there are: the poller shares the emulator's process), backing
+        off to ``idle_interval`` while idle, when a set ``wake`` polls at once."""
+        signal = wake or stop
+        delay = interval
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # a write from here on wakes the wait below
+            before = self.read
             try:
                 self.poll_once()
             except Exception:  # the poller must outlive a bad round, as Lambda's would
                 log.exception("stream poll failed")
-            stop.wait(interval)
+            if self.read > before or self._retries:
+                delay = interval
+                stop.wait(interval)
+            else:
+                delay = min(delay * 2, idle_interval)
+                signal.wait(delay)

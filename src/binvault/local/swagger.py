@@ -1,5 +1,5 @@
 """Swagger UI for the local stack: GET /v3/swagger shows the API's OpenAPI document, which
-GET /v3/openapi.json serves (both paths come here; see ``serve_swagger``).
+GET /v3/openapi.json serves (both paths come here; see ``answer``).
 
 Local only: the deployed API has no such routes. The document is generated from the code
 (``binvault.openapi``) on the first request, so it is always the running code's, and its
@@ -77,37 +77,39 @@ def _asset(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes, **headers: str) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(body)))
-    for name, value in headers.items():
-        handler.send_header(name.replace("_", "-"), value)
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(body)
+Answer = tuple[int, list[tuple[str, str]], bytes]
+_CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", "ETag, Retry-After")]
 
 
-def _message(handler: BaseHTTPRequestHandler, status: int, message: str, **headers: str) -> None:
-    _send(handler, status, JSON, json.dumps({"message": message}).encode(), **headers)
+def _message(status: int, message: str, *headers: tuple[str, str]) -> Answer:
+    return status, [("Content-Type", JSON), *_CORS, *headers], json.dumps({"message": message}).encode()
+
+
+def answer(method: str, path: str, query: str, host: str | None) -> Answer:
+    """GET /v3/swagger (the page, or ``?asset=js|css``) or GET /v3/openapi.json."""
+    if method not in ("GET", "HEAD"):
+        return _message(405, "Method not allowed", ("Allow", "GET, HEAD"))
+    if path.endswith("/openapi.json"):
+        body = json.dumps(document_for(host), indent=2, ensure_ascii=False).encode()
+        return 200, [("Content-Type", JSON), ("Cache-Control", "no-store")], body
+    asset = parse_qs(query).get("asset")
+    if asset:
+        found = _asset(asset[0])
+        if found is None:
+            return _message(404, "Route not found")
+        return 200, [("Content-Type", ASSETS[asset[0]][1]), ("Cache-Control", "max-age=3600")], found.read_bytes()
+    page = PAGE.format(stage=STAGE).encode()
+    return 200, [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")], page
 
 
 def serve_swagger(handler: BaseHTTPRequestHandler) -> None:
-    """Answer GET /v3/swagger (the page, or ``?asset=js|css``) or GET /v3/openapi.json."""
-    if handler.command not in ("GET", "HEAD"):
-        _message(handler, 405, "Method not allowed", Allow="GET, HEAD")
-        return
+    """The same answers on a plain ``http.server`` handler."""
     url = urlsplit(handler.path)
-    if url.path.endswith("/openapi.json"):
-        body = json.dumps(document_for(handler.headers.get("Host")), indent=2, ensure_ascii=False).encode()
-        _send(handler, 200, JSON, body, Cache_Control="no-store")
-        return
-    asset = parse_qs(url.query).get("asset")
-    if asset:
-        path = _asset(asset[0])
-        if path is None:
-            _message(handler, 404, "Route not found")
-            return
-        _send(handler, 200, ASSETS[asset[0]][1], path.read_bytes(), Cache_Control="max-age=3600")
-        return
-    _send(handler, 200, "text/html; charset=utf-8", PAGE.format(stage=STAGE).encode(), Cache_Control="no-store")
+    status, headers, body = answer(handler.command, url.path, url.query, handler.headers.get("Host"))
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
