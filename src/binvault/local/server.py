@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.serving import make_server as werkzeug_server
 
+from binvault.exceptions import GatewayPayloadTooLarge, RouteNotFound
 from binvault.local.events import STAGE, rest_event
 
 log = logging.getLogger("binvault.local.server")
@@ -33,10 +34,11 @@ MAX_REQUEST_LINE_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 10 * 1024
 JSON = "application/json; charset=utf-8"
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag, Retry-After"}
+# The contract's texts come from their exception classes; the rest imitate API Gateway's own.
 MESSAGES = {
     400: "Bad request",
-    404: "Route not found",
-    413: "Request body too large",
+    404: RouteNotFound.message,
+    413: GatewayPayloadTooLarge.message,
     414: "Request URI too long",
     431: "Request header fields too large",
     500: "Internal server error",

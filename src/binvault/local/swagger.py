@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from binvault.exceptions import MethodNotAllowed, RouteNotFound
 from binvault.local.events import STAGE
 
 JSON = "application/json; charset=utf-8"
@@ -88,7 +89,7 @@ def _message(status: int, message: str, *headers: tuple[str, str]) -> Answer:
 def answer(method: str, path: str, query: str, host: str | None) -> Answer:
     """GET /v3/swagger (the page, or ``?asset=js|css``) or GET /v3/openapi.json."""
     if method not in ("GET", "HEAD"):
-        return _message(405, "Method not allowed", ("Allow", "GET, HEAD"))
+        return _message(405, MethodNotAllowed.message, ("Allow", "GET, HEAD"))
     if path.endswith("/openapi.json"):
         body = json.dumps(document_for(host), indent=2, ensure_ascii=False).encode()
         return 200, [("Content-Type", JSON), ("Cache-Control", "no-store")], body
@@ -96,7 +97,7 @@ def answer(method: str, path: str, query: str, host: str | None) -> Answer:
     if asset:
         found = _asset(asset[0])
         if found is None:
-            return _message(404, "Route not found")
+            return _message(404, RouteNotFound.message)
         return 200, [("Content-Type", ASSETS[asset[0]][1]), ("Cache-Control", "max-age=3600")], found.read_bytes()
     page = PAGE.format(stage=STAGE).encode()
     return 200, [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")], page
