@@ -433,6 +433,53 @@ class Soak:
                 self.violation(f"request {number} ({operation}): {type(error).__name__}: {error}")
 
 
+class MemorySampler(threading.Thread):
+    """The process's resident memory every few seconds of the traffic (the stack, its
+    handler and the emulator all run in this process)."""
+
+    INTERVAL_SECONDS = 5.0
+    WARMUP_SECONDS = 60.0
+
+    def __init__(self, started: float) -> None:
+        super().__init__(name="soak-memory", daemon=True)
+        self.started = started
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic() - self.started, self.rss_mb()))
+            self._stop.wait(self.INTERVAL_SECONDS)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join()
+        self.samples.append((time.monotonic() - self.started, self.rss_mb()))
+
+    def report(self) -> dict[str, Any]:
+        """RSS at the start, after the warm-up and at the end, and the growth per minute
+        after the warm-up (least-squares slope): flat is what a bounded stack shows."""
+        warm = [(t, mb) for t, mb in self.samples if t >= self.WARMUP_SECONDS]
+        slope = None
+        if len(warm) >= 3:
+            mean_t = sum(t for t, _ in warm) / len(warm)
+            mean_mb = sum(mb for _, mb in warm) / len(warm)
+            spread = sum((t - mean_t) ** 2 for t, _ in warm)
+            slope = sum((t - mean_t) * (mb - mean_mb) for t, mb in warm) / spread * 60 if spread else None
+        return {
+            "rss_mb_start": round(self.samples[0][1], 1),
+            "rss_mb_after_warmup": round(warm[0][1], 1) if warm else None,
+            "rss_mb_end": round(self.samples[-1][1], 1),
+            "growth_mb_per_minute_after_warmup": None if slope is None else round(slope, 2),
+            "samples": [(round(t), round(mb, 1)) for t, mb in self.samples],
+        }
+
+
 # ---- the end-of-run checks ---------------------------------------------------------------
 
 
@@ -588,10 +635,13 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
         started = soak.started = time.monotonic()
         deadline = started + max_seconds
         workers = [threading.Thread(target=soak.worker, args=(n, deadline), name=f"soak-{n}") for n in range(threads)]
+        memory = MemorySampler(started)
+        memory.start()
         for thread in workers:
             thread.start()
         for thread in workers:
             thread.join()
+        memory.stop()
         duration = time.monotonic() - started
         injector.enabled.clear()
         injector.bursting.clear()
@@ -666,6 +716,7 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
         "duplicate_versions": sum("stored twice" in p or "no acknowledged request wrote" in p for p in problems),
         **ledger,
         "invariants_ok": not problems,
+        "memory": memory.report(),
         "problems": problems[:100],
     }
 

@@ -26,6 +26,16 @@ has read (advancing the shard's starting sequence number, so sequence numbers do
 change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
 
 Items 3 and 4 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
+``tests/unit/test_moto_fixes.py`` fences them: canaries fail when an upgrade moves the
+internals each item touches, and a behaviour test per item proves it still works.
+
+What upstream change would let us drop each item:
+
+1. backend operations taken under one lock (or a per-table lock) in moto's server;
+2. ``transact_write_items`` rolling back the named items instead of deep-copying tables;
+3. ``Table.query`` reading ``self.items[hash_key]`` for a table (non-index) query;
+4. an option to turn ``instances_tracked`` off (it only feeds the /moto-api dashboard),
+   and ``StreamShard`` trimming records older than 24 h, as DynamoDB Streams does.
 """
 
 from __future__ import annotations
@@ -123,10 +133,23 @@ def install() -> None:
     from moto.core.model_instances import model_data
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
-    for service in ("dynamodb", "dynamodbstreams"):
-        model: Any
-        for model in model_data[service].values():
-            model.instances_tracked = _Untracked()
+    def untrack() -> None:
+        for service in ("dynamodb", "dynamodbstreams"):
+            model: Any
+            for model in model_data[service].values():
+                model.instances_tracked = _Untracked()
+
+    untrack()
+    # A mock_aws() that stops resets every model's list to a plain one: untrack again.
+    import moto.core.models as core_models
+
+    reset_model_data = core_models.reset_model_data  # type: ignore[attr-defined]
+
+    def reset_and_untrack() -> None:
+        reset_model_data()
+        untrack()
+
+    core_models.reset_model_data = reset_and_untrack  # type: ignore[attr-defined]
 
     def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
         iterator = self.shard_iterators.pop(iterator_arn)

@@ -1,0 +1,183 @@
+"""The moto patches (``binvault.local.moto_fixes``), fenced.
+
+Every unit test and the local stack run on the patched emulator, and the patches reach
+into moto's internals. These tests fail loudly when a moto upgrade moves those internals
+(the canaries), and prove each patch still does what it is for (the behaviours). When a
+canary fails: read the patch's item in moto_fixes' docstring, check whether the upgrade
+made it unnecessary (the docstring says what upstream change would), and either drop it
+or adapt it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import Any
+
+import pytest
+
+from tests.conftest import TABLE
+
+
+@pytest.fixture
+def client(ddb: Any) -> Any:
+    return ddb
+
+
+# ---- canaries: the internals the patches touch ----------------------------------------------
+
+
+def test_moto_is_the_pinned_release() -> None:
+    import moto
+
+    pinned = next(
+        line.split("==")[1].strip()
+        for line in open("requirements-dev.txt").read().splitlines()  # noqa: SIM115
+        if line.startswith("moto[")
+    )
+    assert moto.__version__ == pinned, "moto changed: re-check every canary below, then update the pin"
+
+
+def test_transactions_still_copy_tables_through_the_module_copy() -> None:
+    from moto.dynamodb import models
+
+    source = inspect.getsource(models.DynamoDBBackend.transact_write_items)
+    assert "copy.deepcopy" in source  # item 2 replaces models.copy
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    for name in ("get_item", "items", "hash_key_attr", "range_key_attr", "stream_shard"):
+        assert name in dir(Table) or name in inspect.getsource(Table.__init__), name
+    assert "items" in inspect.getsource(StreamShard.__init__)
+    assert "starting_sequence_number" in inspect.getsource(StreamShard.__init__)
+
+
+def test_query_still_reads_all_items() -> None:
+    from moto.dynamodb.models.table import Table
+
+    parameters = inspect.signature(Table.query).parameters
+    assert {"hash_key", "index_name"} <= set(parameters)  # item 3 binds these by name
+    assert "all_items()" in inspect.getsource(Table.query)  # the call item 3 narrows
+
+
+def test_models_still_track_their_instances() -> None:
+    import moto.dynamodbstreams.models  # noqa: F401 - registers its models
+    from moto.core.model_instances import model_data
+
+    assert {"dynamodb", "dynamodbstreams"} <= set(model_data)  # item 4 untracks these
+    for model in model_data["dynamodb"].values():
+        assert hasattr(model, "instances_tracked")
+
+
+def test_stream_iterators_are_still_kept_by_arn() -> None:
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    assert list(inspect.signature(DynamoDBStreamsBackend.get_records).parameters) == ["self", "iterator_arn", "limit"]
+    assert "shard_iterators" in inspect.getsource(DynamoDBStreamsBackend.__init__)
+
+
+# ---- behaviours: each patch still does its job ------------------------------------------------
+
+
+def test_conditional_writes_are_atomic_under_threads(client: Any) -> None:
+    # item 1: of many threads putting the same new item conditionally, exactly one wins
+    barrier = threading.Barrier(8, timeout=10)
+    wins: list[int] = []
+
+    def put(number: int) -> None:
+        barrier.wait()
+        try:
+            client.put_item(
+                TableName=TABLE,
+                Item={"pk": {"S": "race"}, "sk": {"S": "x"}, "n": {"N": str(number)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            wins.append(number)
+        except client.exceptions.ConditionalCheckFailedException:
+            pass
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+
+
+def _stream_length() -> int:
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].tables[TABLE]
+    return len(table.stream_shard.items)
+
+
+def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were(client: Any) -> None:
+    # item 2: the undo log gives moto's all-or-nothing without copying the table
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "1"}})
+    before, stream = client.scan(TableName=TABLE)["Items"], _stream_length()
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"N": "2"}}}},
+                {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "b"}, "sk": {"S": "1"}}}},
+                {
+                    "Put": {
+                        "TableName": TABLE,
+                        "Item": {"pk": {"S": "a"}, "sk": {"S": "2"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert client.scan(TableName=TABLE)["Items"] == before
+    assert _stream_length() == stream
+
+
+def test_a_query_reads_its_partition_in_range_key_order(client: Any) -> None:
+    # item 3: same answers as moto's whole-table query, partition only
+    for pk in ("p", "q"):
+        for sk in ("3", "1", "2"):
+            client.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": sk}})
+    forward = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )["Items"]
+    backward = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p AND sk > :s",
+        ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"S": "1"}},
+        ScanIndexForward=False,
+    )["Items"]
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in forward] == [("p", "1"), ("p", "2"), ("p", "3")]
+    assert [i["sk"]["S"] for i in backward] == ["3", "2"]
+
+
+def test_models_keep_no_instances(client: Any) -> None:
+    # item 4: a long-running emulator does not keep every item version alive
+    from moto.core.model_instances import model_data
+
+    for n in range(20):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "m"}, "sk": {"S": str(n)}})
+    kept = {name: len(model.instances_tracked) for name, model in model_data["dynamodb"].items()}
+    assert not any(kept.values()), kept
+
+
+def test_released_stream_records_keep_their_sequence_numbers(client: Any) -> None:
+    # item 4: records a consumer has read are dropped; what follows is numbered as before
+    import boto3
+
+    from binvault.local import moto_fixes
+
+    streams = boto3.client("dynamodbstreams")
+    arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    for n in range(3):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "s"}, "sk": {"S": str(n)}})
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    first = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in first["Records"]]
+    assert moto_fixes.release_stream_records(TABLE, numbers[-1]) == 3
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "s"}, "sk": {"S": "3"}})
+    after = streams.get_records(ShardIterator=first["NextShardIterator"])["Records"]
+    assert [int(r["dynamodb"]["SequenceNumber"]) for r in after] == [numbers[-1] + 1]
+    # and a used iterator is forgotten
+    with pytest.raises(Exception):
+        streams.get_records(ShardIterator=iterator["ShardIterator"])
