@@ -444,7 +444,7 @@ class MemorySampler(threading.Thread):
         super().__init__(name="soak-memory", daemon=True)
         self.started = started
         self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     @staticmethod
     def rss_mb() -> float:
@@ -452,12 +452,12 @@ class MemorySampler(threading.Thread):
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.monotonic() - self.started, self.rss_mb()))
-            self._stop.wait(self.INTERVAL_SECONDS)
+            self._halt.wait(self.INTERVAL_SECONDS)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
         self.samples.append((time.monotonic() - self.started, self.rss_mb()))
 
