@@ -183,3 +183,57 @@ class WriteConflict(Exception):
 class CompanionConditionFailed(Exception):
     """A transaction was cancelled by the condition of an item written alongside the bin (an
     idempotency record taken over by another attempt): internal, the caller decides."""
+
+
+# ---- access keys (X-Access-Key) ---------------------------------------------------------
+
+
+class InvalidAccessKey(BinvaultError):
+    status = 401
+    message = "Invalid X-Access-Key provided"
+
+
+class AccessKeyForbidden(BinvaultError):
+    """A valid access key whose permission for this route is off."""
+
+    status = 403
+    template = "X-Access-Key does not have the permission to {permission} bins"
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(self.template.format(permission=permission))
+
+
+class TooManyAccessKeys(BadRequest):
+    template = "You can create up to {limit} Access Keys"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(self.template.format(limit=limit))
+
+
+class AccessKeyNotFound(BinvaultError):
+    status = 404
+    message = "Access Key not found or it doesn't belong to your account"
+
+
+class MissingMasterKeyToListAccessKeys(MissingMasterKey):
+    message = "You need to pass X-Master-Key in the header to fetch a list of Access Keys."
+
+
+class MissingMasterKeyToDeleteAccessKey(MissingMasterKey):
+    message = "You need to pass X-Master-Key in the header to delete the access key."
+
+
+class MissingAccessKeyName(BadRequest):
+    message = "You need to pass X-Key-Name header to set a name for the Access Key"
+
+
+class AccessKeyNameTooLong(BadRequest):
+    message = "Name of the Access Key cannot be above 32 characters"
+
+
+class InvalidAccessKeyPermissions(BadRequest):
+    message = 'Access Key permissions must be {"bins": {"create", "read", "update", "delete": true or false}}'
+
+
+class InvalidAccessKeyId(BadRequest):
+    message = "Invalid Access Key Id provided"
