@@ -237,3 +237,7 @@ class InvalidAccessKeyPermissions(BadRequest):
 
 class InvalidAccessKeyId(BadRequest):
     message = "Invalid Access Key Id provided"
+
+
+class InvalidJsonPath(BadRequest):
+    message = "Invalid X-JSON-Path expression passed"
