@@ -241,3 +241,15 @@ class InvalidAccessKeyId(BadRequest):
 
 class InvalidJsonPath(BadRequest):
     message = "Invalid X-JSON-Path expression passed"
+
+
+class MissingBinNameToRename(BadRequest):
+    message = "You need to pass X-Bin-Name header to Update the Bin Name"
+
+
+class InvalidBinNameToRename(BadRequest):
+    message = "X-Bin-Name cannot be blank or over 128 characters"
+
+
+class MissingBinPrivacy(BadRequest):
+    message = "You need to provide X-Bin-Private header to change the Bin privacy"

@@ -255,3 +255,27 @@ def delete_bin(key: Key, bin_id: str, if_match: list[str] | None) -> Outcome:
         return Outcome({"metadata": metadata, "message": "Bin deleted successfully"})
 
     return with_fresh_state(authorize_write(key, bin_id, "delete"), if_match, attempt)
+
+
+def _meta(key: Key, bin_id: str, if_match: list[str] | None, name: str | None, private: bool | None) -> Outcome:
+    """The meta routes (JSONBin's ``PUT /b/{id}/meta/name`` and ``/meta/privacy``): master key
+    only, as JSONBin documents them; no version, a new ETag, If-Match honoured."""
+    credentials = credentials_of(key)
+    if credentials.master_key is None:
+        raise MissingMasterKey()
+
+    def attempt(base: Bin) -> Outcome:
+        bins.set_meta(base, name=name, private=private)
+        changed: dict[str, Any] = {"name": name} if name is not None else {"private": private}
+        return Outcome({"record": base.id, "metadata": changed}, etag_for(base.id, base.rev + 1))
+
+    only_master = Credentials(master_key=credentials.master_key)
+    return with_fresh_state(authorize_write(only_master, bin_id, "update"), if_match, attempt)
+
+
+def rename_bin(key: Key, bin_id: str, name: str, if_match: list[str] | None) -> Outcome:
+    return _meta(key, bin_id, if_match, name=name, private=None)
+
+
+def set_privacy(key: Key, bin_id: str, private: bool, if_match: list[str] | None) -> Outcome:
+    return _meta(key, bin_id, if_match, name=None, private=private)
