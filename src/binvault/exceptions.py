@@ -200,14 +200,18 @@ class AccessKeyForbidden(BinvaultError):
     template = "X-Access-Key does not have the permission to {permission} bins"
 
     def __init__(self, permission: str) -> None:
-        super().__init__(self.template.format(permission=permission))
+        self.permission = permission
+        self.message = self.template.format(permission=permission)
+        super().__init__()
 
 
 class TooManyAccessKeys(BadRequest):
     template = "You can create up to {limit} Access Keys"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(self.template.format(limit=limit))
+        self.limit = limit
+        self.message = self.template.format(limit=limit)
+        super().__init__()
 
 
 class AccessKeyNotFound(BinvaultError):
