@@ -206,11 +206,11 @@ class AccessKeyForbidden(BinvaultError):
 
 
 class TooManyAccessKeys(BadRequest):
-    template = "You can create up to {limit} Access Keys"
+    template = "You can create up to {max_access_keys} Access Keys"
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.message = self.template.format(limit=limit)
+    def __init__(self, max_access_keys: int) -> None:
+        self.max_access_keys = max_access_keys
+        self.message = self.template.format(max_access_keys=max_access_keys)
         super().__init__()
 
 
@@ -233,6 +233,10 @@ class MissingAccessKeyName(BadRequest):
 
 class AccessKeyNameTooLong(BadRequest):
     message = "Name of the Access Key cannot be above 32 characters"
+
+
+class InvalidAccessKeyName(BadRequest):
+    message = "X-Key-Name must be printable characters"
 
 
 class InvalidAccessKeyPermissions(BadRequest):

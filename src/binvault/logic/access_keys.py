@@ -17,6 +17,7 @@ from binvault.dal import access_keys
 from binvault.exceptions import (
     AccessKeyNameTooLong,
     InvalidAccessKeyId,
+    InvalidAccessKeyName,
     InvalidAccessKeyPermissions,
     MissingAccessKeyName,
     MissingMasterKey,
@@ -41,6 +42,8 @@ def key_name(value: str | None) -> str:
         raise MissingAccessKeyName()
     if len(value) > MAX_NAME_CHARS:
         raise AccessKeyNameTooLong()
+    if not value.isprintable():
+        raise InvalidAccessKeyName()
     return value
 
 

@@ -24,7 +24,7 @@ from binvault.exceptions import (
     VersionNotFound,
     WriteConflict,
 )
-from binvault.logic import idempotency, quota
+from binvault.logic import idempotency, jsonpath, quota
 from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
 from binvault.models.bins import Bin, Charging, Credentials, Outcome, etag_for
@@ -212,7 +212,9 @@ def _bin_metadata(base: Bin) -> dict[str, Any]:
     return metadata
 
 
-def read_bin(key: Key, bin_id: str, which: Which, meta: bool) -> Outcome:
+def read_bin(key: Key, bin_id: str, which: Which, meta: bool, json_path: str | None = None) -> Outcome:
+    """``json_path`` (from ``jsonpath.expression``) answers the array of its matches in place
+    of the record."""
     base: Bin | None = authorize_read(key, bin_id)
     for _ in range(READ_ATTEMPTS):
         if base is None:
@@ -236,6 +238,8 @@ def read_bin(key: Key, bin_id: str, which: Which, meta: bool) -> Outcome:
             metadata["createdAt"] = version.created_at
             metadata["version"] = number
         value = records.load(record)
+        if json_path is not None:
+            value = jsonpath.select(value, json_path)
         return Outcome({"record": value, "metadata": metadata} if meta else value, base.etag)
     if base is None:
         raise BinNotFound()
