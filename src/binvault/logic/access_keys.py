@@ -30,6 +30,7 @@ from binvault.models.clock import now_iso
 from binvault.models.settings import get_settings
 
 MAX_NAME_CHARS = 32
+MAX_PERMISSIONS_BYTES = 1024
 _KEY_ID = re.compile(r"[0-9a-f]{24}")
 MASK = "*" * 8
 
@@ -50,9 +51,11 @@ def key_name(value: str | None) -> str:
 def permissions(raw: bytes) -> frozenset[str]:
     """``{"bins": {"create": bool, "read": bool, "update": bool, "delete": bool}}``; a
     missing permission is false, anything else is refused."""
+    if len(raw) > MAX_PERMISSIONS_BYTES:  # a valid body is under 100 bytes; deep nesting would recurse
+        raise InvalidAccessKeyPermissions()
     try:
         body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidAccessKeyPermissions() from None
     bins = body.get("bins", {}) if isinstance(body, dict) else None
     if not isinstance(bins, dict) or set(body) - {"bins"} or set(bins) - set(PERMISSIONS):
