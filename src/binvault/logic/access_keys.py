@@ -98,22 +98,30 @@ def create(master_key: str | None, name: str, allowed: frozenset[str]) -> Outcom
     return Outcome(body)
 
 
+def listing(account_id: str) -> list[dict[str, Any]]:
+    """The account's access keys as the list answers them (each key masked to its last 4
+    characters); also what the operator CLI prints."""
+    return [
+        {
+            "keyPermissions": _permissions_body(key.permissions),
+            "accessKeyId": key.id,
+            "accessKey": MASK + key.last4,
+            "metadata": {"name": key.name, "createdAt": key.created_at},
+        }
+        for key in access_keys.list_keys(account_id)
+    ]
+
+
 def list_keys(master_key: str | None) -> Outcome:
-    account_id = _master(master_key, MissingMasterKeyToListAccessKeys)
-    return Outcome(
-        [
-            {
-                "keyPermissions": _permissions_body(key.permissions),
-                "accessKeyId": key.id,
-                "accessKey": MASK + key.last4,
-                "metadata": {"name": key.name, "createdAt": key.created_at},
-            }
-            for key in access_keys.list_keys(account_id)
-        ]
-    )
+    return Outcome(listing(_master(master_key, MissingMasterKeyToListAccessKeys)))
+
+
+def revoke(account_id: str, access_key_id: str) -> AccessKey:
+    """Delete the key: its very next request is refused (also the operator CLI's revoke)."""
+    return access_keys.delete(account_id, key_id(access_key_id))
 
 
 def delete(master_key: str | None, access_key_id: str) -> Outcome:
     account_id = _master(master_key, MissingMasterKeyToDeleteAccessKey)
-    key = access_keys.delete(account_id, access_key_id)
+    key = revoke(account_id, access_key_id)
     return Outcome({"metadata": {"id": key.id, "name": key.name}, "message": "Access Key deleted successfully"})
