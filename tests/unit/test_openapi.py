@@ -501,6 +501,9 @@ def test_request_path_never_imports_pydantic() -> None:
     loaded = set(result["modules"])
     assert not {m for m in loaded if m.split(".")[0] == "pydantic"}, "the request path imported pydantic"
     assert not {m for m in loaded if m.split(".")[0] == "binvault_docs"}, "the request path imported the docs tools"
+    assert not {m for m in loaded if m.split(".")[0] == "jsonpath_ng"}, (
+        "a read without X-JSON-Path imported jsonpath_ng"
+    )
 
 
 # ---- the local Swagger UI -----------------------------------------------------------------
