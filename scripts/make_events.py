@@ -19,6 +19,9 @@ BIN = "65f0c0de0123456789abcdef"
 KEY = "demo-master-key-for-sample-events-only"
 JSON = ("Content-Type", "application/json")
 AUTH = ("X-Master-Key", KEY)
+ACCESS_KEY = "demo-access-key-for-sample-events-only"  # read permission only
+ACCESS_KEY_ID = "65f0c0de0123456789abc0de"
+ACCESS = ("X-Access-Key", ACCESS_KEY)
 
 REST = {
     "create-bin": ("POST", "/b", [JSON, AUTH, ("X-Bin-Name", "sample")], '{"greeting": "hello"}'),
@@ -37,6 +40,18 @@ REST = {
     "delete-versions": ("DELETE", f"/b/{BIN}/versions", [AUTH], None),
     "delete-versions-preserve": ("DELETE", f"/b/{BIN}/versions", [AUTH, ("X-Preserve-Latest", "true")], None),
     "delete-bin": ("DELETE", f"/b/{BIN}", [AUTH], None),
+    "read-bin-json-path": ("GET", f"/b/{BIN}/latest", [AUTH, ("X-JSON-Path", "$.greeting")], None),
+    "read-bin-access-key": ("GET", f"/b/{BIN}", [ACCESS], None),
+    "rename-bin": ("PUT", f"/b/{BIN}/meta/name", [JSON, AUTH, ("X-Bin-Name", "renamed")], "{}"),
+    "set-bin-privacy": ("PUT", f"/b/{BIN}/meta/privacy", [JSON, AUTH, ("X-Bin-Private", "false")], "{}"),
+    "create-access-key": (
+        "POST",
+        "/a",
+        [JSON, AUTH, ("X-Key-Name", "front end")],
+        '{"bins": {"create": false, "read": true, "update": false, "delete": false}}',
+    ),
+    "list-access-keys": ("GET", "/a", [AUTH], None),
+    "delete-access-key": ("DELETE", f"/a/{ACCESS_KEY_ID}", [AUTH], None),
     "error-route-not-found": ("GET", "/nothing-here", [AUTH], None),
     "error-method-not-allowed": ("PATCH", f"/b/{BIN}", [AUTH], None),
     "error-invalid-bin-id": ("GET", "/b/not-a-bin-id", [AUTH], None),
@@ -55,6 +70,11 @@ REST = {
     "error-invalid-json": ("POST", "/b", [JSON, AUTH], "{not json"),
     "error-content-type": ("POST", "/b", [("Content-Type", "text/plain"), AUTH], '{"a": 1}'),
     "error-stale-if-match": ("PUT", f"/b/{BIN}", [JSON, AUTH, ("If-Match", '"stale"')], '{"a": 1}'),
+    "error-access-key-forbidden": ("PUT", f"/b/{BIN}", [JSON, ACCESS], '{"a": 1}'),
+    "error-invalid-access-key": ("GET", f"/b/{BIN}", [("X-Access-Key", "wrong")], None),
+    "error-invalid-access-key-id": ("DELETE", "/a/not-an-id", [AUTH], None),
+    "error-invalid-json-path": ("GET", f"/b/{BIN}", [AUTH, ("X-JSON-Path", "$[")], None),
+    "error-missing-bin-name": ("PUT", f"/b/{BIN}/meta/name", [AUTH], None),
 }
 
 

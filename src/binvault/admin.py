@@ -4,6 +4,8 @@
     binvault-admin rotate-key ACCOUNT_ID          -> {"accountId": ..., "masterKey": ...}
     binvault-admin set-quota ACCOUNT_ID --requests N
     binvault-admin show-account ACCOUNT_ID        (never prints a key, not even its hash)
+    binvault-admin list-access-keys ACCOUNT_ID    each access key masked to its last 4 characters
+    binvault-admin revoke-access-key ACCOUNT_ID ACCESS_KEY_ID   its next request is refused
     binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
@@ -22,8 +24,8 @@ from typing import Any
 
 from binvault.dal import accounts, bins
 from binvault.dal.purge import purge_versions
-from binvault.exceptions import InvalidBinId
-from binvault.logic import auth, inputs
+from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
+from binvault.logic import access_keys, auth, inputs
 from binvault.models.clock import now_iso
 from binvault.models.settings import get_settings
 
@@ -58,6 +60,19 @@ def show_account(account_id: str) -> dict[str, Any]:
     }
 
 
+def list_access_keys(account_id: str) -> dict[str, Any]:
+    accounts.get_account(account_id)  # AccountNotFound
+    return {"accountId": account_id, "accessKeys": access_keys.listing(account_id)}
+
+
+def revoke_access_key(account_id: str, access_key_id: str) -> dict[str, Any]:
+    """Delete an account's access key (a leaked one, say): its very next request is refused."""
+    access_keys.key_id(access_key_id)  # InvalidAccessKeyId before any I/O
+    accounts.get_account(account_id)
+    key = access_keys.revoke(account_id, access_key_id)
+    return {"accountId": account_id, "accessKeyId": key.id, "name": key.name, "revoked": True}
+
+
 def purge(bin_id: str) -> dict[str, Any]:
     """What the purge Lambda does for a cut-over or a bin delete, without its time limit:
     delete every version item of the generations below the bin's current one, or every
@@ -90,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     quota.add_argument("--requests", type=_requests, required=True)
     show = commands.add_parser("show-account", help="print the account (never its key)")
     show.add_argument("account_id")
+    listed = commands.add_parser("list-access-keys", help="print the account's access keys (masked)")
+    listed.add_argument("account_id")
+    revoke = commands.add_parser("revoke-access-key", help="delete an access key; it stops at once")
+    revoke.add_argument("account_id")
+    revoke.add_argument("access_key_id")
     purge_command = commands.add_parser(
         "purge", help="delete a bin's unreachable versions (re-drive a purge that ended in the DLQ)"
     )
@@ -111,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             result = rotate_key(args.account_id)
         elif args.command == "set-quota":
             result = set_quota(args.account_id, args.requests)
+        elif args.command == "list-access-keys":
+            result = list_access_keys(args.account_id)
+        elif args.command == "revoke-access-key":
+            result = revoke_access_key(args.account_id, args.access_key_id)
         elif args.command == "purge":
             for bin_id in args.bin_ids:
                 print(json.dumps(purge(bin_id)))
@@ -120,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except accounts.AccountNotFound:
         print(json.dumps({"error": "account not found"}), file=sys.stderr)
         return 1
-    except InvalidBinId as error:
+    except (InvalidBinId, InvalidAccessKeyId, AccessKeyNotFound) as error:
         print(json.dumps({"error": error.message}), file=sys.stderr)
         return 1
     except Exception as error:  # an operator needs the reason, never a traceback with secrets

@@ -183,3 +183,81 @@ class WriteConflict(Exception):
 class CompanionConditionFailed(Exception):
     """A transaction was cancelled by the condition of an item written alongside the bin (an
     idempotency record taken over by another attempt): internal, the caller decides."""
+
+
+# ---- access keys (X-Access-Key) ---------------------------------------------------------
+
+
+class InvalidAccessKey(BinvaultError):
+    status = 401
+    message = "Invalid X-Access-Key provided"
+
+
+class AccessKeyForbidden(BinvaultError):
+    """A valid access key whose permission for this route is off."""
+
+    status = 403
+    template = "X-Access-Key does not have the permission to {permission} bins"
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+        self.message = self.template.format(permission=permission)
+        super().__init__()
+
+
+class TooManyAccessKeys(BadRequest):
+    template = "You can create up to {max_access_keys} Access Keys"
+
+    def __init__(self, max_access_keys: int) -> None:
+        self.max_access_keys = max_access_keys
+        self.message = self.template.format(max_access_keys=max_access_keys)
+        super().__init__()
+
+
+class AccessKeyNotFound(BinvaultError):
+    status = 404
+    message = "Access Key not found or it doesn't belong to your account"
+
+
+class MissingMasterKeyToListAccessKeys(MissingMasterKey):
+    message = "You need to pass X-Master-Key in the header to fetch a list of Access Keys."
+
+
+class MissingMasterKeyToDeleteAccessKey(MissingMasterKey):
+    message = "You need to pass X-Master-Key in the header to delete the access key."
+
+
+class MissingAccessKeyName(BadRequest):
+    message = "You need to pass X-Key-Name header to set a name for the Access Key"
+
+
+class AccessKeyNameTooLong(BadRequest):
+    message = "Name of the Access Key cannot be above 32 characters"
+
+
+class InvalidAccessKeyName(BadRequest):
+    message = "X-Key-Name must be printable characters"
+
+
+class InvalidAccessKeyPermissions(BadRequest):
+    message = 'Access Key permissions must be {"bins": {"create", "read", "update", "delete": true or false}}'
+
+
+class InvalidAccessKeyId(BadRequest):
+    message = "Invalid Access Key Id provided"
+
+
+class InvalidJsonPath(BadRequest):
+    message = "Invalid X-JSON-Path expression passed"
+
+
+class MissingBinNameToRename(BadRequest):
+    message = "You need to pass X-Bin-Name header to Update the Bin Name"
+
+
+class InvalidBinNameToRename(BadRequest):
+    message = "X-Bin-Name cannot be blank or over 128 characters"
+
+
+class MissingBinPrivacy(BadRequest):
+    message = "You need to provide X-Bin-Private header to change the Bin privacy"

@@ -37,16 +37,20 @@ def _shown(error: Error) -> str:
 
 def routes_table() -> str:
     rows = [
-        "| route | operation | X-Master-Key | headers and query parameters | body | ETag in the 200 |",
-        "|---|---|---|---|---|---|",
+        "| route | operation | X-Master-Key | X-Access-Key needs | headers and query parameters | body "
+        "| ETag in the 200 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for route in ROUTES:
         parameters = [f"`{name}`" for name in route.headers] + [f"`?{name}=`" for name in route.query]
         key = "required" if route.key == "required" else "optional (public bins)"
+        if route.access:
+            key += " (or X-Access-Key)"
+        access = f"`{route.access}`" if route.access else "- (master key only)"
         served = f" (served by `{route.served_by}`)" if route.served_by else ""
         rows.append(
-            f"| `{route.method} {public_path(route)}` | `{route.operation_id}`{served} | {key} | "
-            f"{', '.join(parameters) or '-'} | {'JSON record' if route.body else 'none'} | "
+            f"| `{route.method} {public_path(route)}` | `{route.operation_id}`{served} | {key} | {access} | "
+            f"{', '.join(parameters) or '-'} | {f'JSON {route.body}' if route.body else 'none'} | "
             f"{'yes' if route.etag else '-'} |"
         )
     return "\n".join(rows) + "\n"

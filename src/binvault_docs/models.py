@@ -132,7 +132,8 @@ class ReadResponse(_Body):
 
 class ReadBody(RootModel[ReadResponse | Record]):
     """`{record, metadata}`, or only the bare record (object or array) when the request sent
-    `X-Bin-Meta: false` or `?meta=false`."""
+    `X-Bin-Meta: false` or `?meta=false`. With `X-JSON-Path` the record is the array of the
+    expression's matches (`[]` when nothing matches)."""
 
     root: ReadResponse | Record
 
@@ -163,3 +164,110 @@ class DeleteBinResponse(_Body):
 class DeleteVersionsResponse(_Body):
     metadata: DeletedMetadata
     message: Literal["Versions for the Bin are deleted successfully"]
+
+
+# ---- the bin meta routes ------------------------------------------------------------------
+
+
+class RenamedMetadata(_Body):
+    name: BinName
+
+
+class RenameResponse(_Body):
+    record: BinId
+    metadata: RenamedMetadata
+
+
+class PrivacyMetadata(_Body):
+    private: bool
+
+
+class PrivacyResponse(_Body):
+    record: BinId
+    metadata: PrivacyMetadata
+
+
+# ---- the Access Keys API ------------------------------------------------------------------
+
+AccessKeyId = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-f]{24}$", description="24 lowercase hexadecimal characters.", examples=[EXAMPLE_BIN_ID]),
+]
+KeyName = Annotated[str, Field(min_length=1, max_length=32, description="The X-Key-Name given at creation.")]
+
+
+class BinPermissions(_Body):
+    create: bool
+    read: bool
+    update: bool
+    delete: bool
+
+
+class KeyPermissions(_Body):
+    bins: BinPermissions
+
+
+class BinPermissionsInput(_Body):
+    """Each permission on the Bins API; a missing one is `false`."""
+
+    create: bool = False
+    read: bool = False
+    update: bool = False
+    delete: bool = False
+
+
+class PermissionsInput(_Body):
+    """The new key's permissions (JSONBin's shape); anything else answers 400."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"bins": {"create": True, "read": True, "update": False, "delete": False}}]},
+    )
+    bins: BinPermissionsInput = BinPermissionsInput()
+
+
+class AccessKeyMetadata(_Body):
+    name: KeyName
+    createdAt: Timestamp
+
+
+class CreateAccessKeyResponse(_Body):
+    accessKey: Annotated[
+        str, Field(min_length=43, description="The secret to send as X-Access-Key: shown only in this answer.")
+    ]
+    accessKeyId: AccessKeyId
+    keyPermissions: KeyPermissions
+    metadata: AccessKeyMetadata
+
+
+class ListedAccessKey(_Body):
+    keyPermissions: KeyPermissions
+    accessKeyId: AccessKeyId
+    accessKey: Annotated[
+        str,
+        Field(
+            pattern=r"^\*{8}.{4}$",
+            description=(
+                "**Deviation from JSONBin**, whose list answers the secret itself: masked to its last 4 "
+                "characters (binvault stores only a hash of it)."
+            ),
+            examples=["********awPw"],
+        ),
+    ]
+    metadata: AccessKeyMetadata
+
+
+class AccessKeyList(RootModel[list[ListedAccessKey]]):
+    """The account's access keys, oldest first."""
+
+    root: list[ListedAccessKey]
+
+
+class DeletedAccessKeyMetadata(_Body):
+    id: AccessKeyId
+    name: KeyName
+
+
+class DeleteAccessKeyResponse(_Body):
+    metadata: DeletedAccessKeyMetadata
+    message: Literal["Access Key deleted successfully"]

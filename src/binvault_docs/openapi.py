@@ -38,13 +38,19 @@ from binvault.handlers.routes import REQUEST_HEADERS, ROUTES, Error, Route
 from binvault_docs.models import (
     BIN_ID_PATTERN,
     EXAMPLE_BIN_ID,
+    AccessKeyList,
     CountResponse,
+    CreateAccessKeyResponse,
     CreateResponse,
+    DeleteAccessKeyResponse,
     DeleteBinResponse,
     DeleteVersionsResponse,
     ErrorBody,
+    PermissionsInput,
+    PrivacyResponse,
     ReadBody,
     RecordInput,
+    RenameResponse,
     UpdateResponse,
 )
 
@@ -59,9 +65,20 @@ SERVERS: list[dict[str, Any]] = [
     },
 ]
 SECURITY_SCHEME = "masterKey"
+ACCESS_KEY_SCHEME = "accessKey"
 KEY_REQUIRED: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
-# An empty requirement makes the key optional: public bins may be read without one.
-KEY_OPTIONAL: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {}]
+
+
+def security_of(route: Route) -> list[dict[str, list[str]]]:
+    """The master key, or an access key on the bin routes that take one; an empty
+    requirement makes the key optional (public bins may be read without one)."""
+    schemes: list[dict[str, list[str]]] = [*KEY_REQUIRED]
+    if route.access:
+        schemes.append({ACCESS_KEY_SCHEME: []})
+    if route.key == "optional":
+        schemes.append({})
+    return schemes
+
 
 EXAMPLE_PURCHASE_URL = "https://binvault.example/pricing"
 EXAMPLE_MAX_BIN_BYTES = 102_400
@@ -75,6 +92,8 @@ TEMPLATE_FIELDS: dict[str, tuple[str, str]] = {
     "purchase_url": (EXAMPLE_PURCHASE_URL, r"\S+"),
     "limit": (str(EXAMPLE_MAX_BIN_BYTES), r"[0-9]+"),
     "name": ("X-Bin-Meta", r"[A-Za-z-]+"),
+    "permission": ("read", r"(create|read|update|delete)"),
+    "max_access_keys": ("4", r"[0-9]+"),
 }
 
 
@@ -109,11 +128,14 @@ MESSAGE_PATTERNS = {
 
 DESCRIPTIONS = {
     400: "Malformed request; nothing was read or charged.",
-    401: "No usable X-Master-Key.",
-    403: "The account's request quota is used up (PURCHASE_URL is configuration); nothing was charged.",
+    401: "No usable X-Master-Key (or, where the route takes one, X-Access-Key).",
+    403: (
+        "The X-Access-Key lacks this route's permission, or the account's request quota is used up "
+        "(PURCHASE_URL is configuration); nothing was changed or charged."
+    ),
     404: (
-        "The bin does not exist or belongs to another account (the same answer for both, so "
-        "another account's bin is never revealed)."
+        "The bin (or access key) does not exist or belongs to another account (the same answer for "
+        "both, so another account's is never revealed)."
     ),
     409: "A request with the same Idempotency-Key is still running; retry shortly.",
     412: "If-Match named a stale ETag: the bin changed since; nothing was changed.",
@@ -176,17 +198,28 @@ case-insensitive.
 
 ### Authentication
 `X-Master-Key` is the account's secret (stored only as a hash). Every request needs it,
-except reads of public bins (`X-Bin-Private: false` at creation), which anyone may make:
-a keyless read is charged to the bin owner's quota. Every request that authenticates
-consumes one request of the account's quota.
+except reads of public bins (`X-Bin-Private: false` at creation, or
+`PUT /b/{{binId}}/meta/privacy`), which anyone may make: a keyless read is charged to the
+bin owner's quota. Every request that authenticates consumes one request of the account's
+quota.
+
+An `X-Access-Key` (made with `POST /a`, stored only as a hash) may stand in for the master
+key on the bin routes, each needing one permission: `POST /b` create; the reads and
+`versions/count` read; `PUT /b/{{binId}}` update; `DELETE /b/{{binId}}` and
+`DELETE /b/{{binId}}/versions` delete. X-Master-Key wins when both are sent. The meta routes
+and the Access Keys API take only the master key. Deleting an access key refuses its very
+next request.
 
 ### Order of checks (the first failure answers)
 1. unknown route: 404 `{errors.RouteNotFound.message}`; a known route with another method:
    405 `{errors.MethodNotAllowed.message}`
 2. malformed bin id: 400 `{errors.InvalidBinId.message}` (then the route's other 400s)
-3. missing or empty X-Master-Key: 401 `{errors.MissingMasterKey.message}`
-4. unknown or revoked key: 401 `{errors.InvalidMasterKey.message}`
-5. quota used up: 403 `Requests exhausted. Buy additional requests at <PURCHASE_URL>`
+3. missing or empty X-Master-Key (and X-Access-Key): 401 `{errors.MissingMasterKey.message}`
+4. unknown or revoked key: 401 `{errors.InvalidMasterKey.message}` (an access key:
+   `{errors.InvalidAccessKey.message}`)
+5. an access key without the route's permission: 403
+   `X-Access-Key does not have the permission to <create|read|update|delete> bins`;
+   quota used up: 403 `Requests exhausted. Buy additional requests at <PURCHASE_URL>`
 6. bin missing or another account's: 404 `{errors.BinNotFound.message}`
 
 A refused request changes no bin. Steps 1 to 5 charge nothing; from step 6 on, a request
@@ -206,6 +239,7 @@ the first request still runs, 409.
 | `GET /b/{{binId}}/versions/count` | - | - | the bin's current state |
 | `DELETE /b/{{binId}}/versions` | yes | - (the call is idempotent itself) | the bin's new state |
 | `DELETE /b/{{binId}}` | yes | - | - (the bin is gone) |
+| `PUT /b/{{binId}}/meta/name`, `/meta/privacy` | yes | - (the call is idempotent itself) | the bin's new state |
 
 `If-Match: *` matches any existing bin. Every write changes the ETag; reads do not.
 
@@ -243,13 +277,27 @@ PATH_PARAMETERS: dict[str, Any] = {
             examples=["1"],
         ),
     ],
+    "access_key_id": Annotated[
+        str,
+        Path(
+            pattern=BIN_ID_PATTERN,
+            description=(
+                "The access key's id (`accessKeyId`): 24 lowercase hex characters; anything else answers "
+                f"400 `{errors.InvalidAccessKeyId.message}`."
+            ),
+            examples=[EXAMPLE_BIN_ID],
+        ),
+    ],
 }
 HEADER_PARAMETERS: dict[str, Any] = {
     "X-Bin-Private": Annotated[
         Flag | None,
         Header(
             alias="X-Bin-Private",
-            description=f"Default `true`. `false` makes the bin readable without a key. {FLAG_NOTE}",
+            description=(
+                "`false` makes the bin readable without a key. Optional on `POST /b` (default `true`), "
+                f"required on `PUT /b/{{binId}}/meta/privacy`. {FLAG_NOTE}"
+            ),
         ),
     ],
     "X-Bin-Name": Annotated[
@@ -258,7 +306,10 @@ HEADER_PARAMETERS: dict[str, Any] = {
             alias="X-Bin-Name",
             min_length=1,
             max_length=128,
-            description="Optional name, 1 to 128 printable characters.",
+            description=(
+                "The bin's name, 1 to 128 printable characters: optional on `POST /b`, required on "
+                "`PUT /b/{binId}/meta/name`."
+            ),
         ),
     ],
     "X-Bin-Versioning": Annotated[
@@ -308,13 +359,53 @@ HEADER_PARAMETERS: dict[str, Any] = {
         ),
     ],
 }
+HEADER_PARAMETERS |= {
+    "X-Access-Key": Annotated[
+        str | None,
+        Header(
+            alias="X-Access-Key",
+            description=(
+                "An access key (`POST /a` creates one) instead of X-Master-Key: it must carry this route's "
+                "permission on bins (create, read, update or delete), or the request answers 403. "
+                "X-Master-Key wins when both are sent."
+            ),
+        ),
+    ],
+    "X-JSON-Path": Annotated[
+        str | None,
+        Header(
+            alias="X-JSON-Path",
+            min_length=1,
+            max_length=1024,
+            description=(
+                "A JSONPath expression (Goessner syntax: `$.users[*].name`, `$..country`, `$..users[-1:]`, "
+                "`$..users[?(@.age > 30)]`; the leading `$` is optional). The record becomes the array of "
+                "its matches (`[]` when nothing matches). Regular-expression filters (`=~`) are refused. "
+                f"A malformed expression answers 400 `{errors.InvalidJsonPath.message}`."
+            ),
+            examples=["$.users[0].firstName"],
+        ),
+    ],
+    "X-Key-Name": Annotated[
+        str | None,
+        Header(
+            alias="X-Key-Name",
+            min_length=1,
+            max_length=32,
+            description="The access key's name, 1 to 32 printable characters (required).",
+        ),
+    ],
+}
 QUERY_PARAMETERS: dict[str, Any] = {
     "meta": Annotated[
         Flag | None,
         Query(alias="meta", description=f"The same as the X-Bin-Meta header. {FLAG_NOTE}"),
     ],
 }
-RecordBody = Annotated[RecordInput, Body(media_type="application/json")]
+REQUEST_BODIES: dict[str, Any] = {
+    "record": Annotated[RecordInput, Body(media_type="application/json")],
+    "permissions": Annotated[PermissionsInput, Body(media_type="application/json")],
+}
 
 # ---- each route's 200 ---------------------------------------------------------------------
 
@@ -327,6 +418,11 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "countVersions": CountResponse,
     "deleteVersions": DeleteVersionsResponse,
     "deleteBin": DeleteBinResponse,
+    "renameBin": RenameResponse,
+    "setBinPrivacy": PrivacyResponse,
+    "createAccessKey": CreateAccessKeyResponse,
+    "listAccessKeys": AccessKeyList,
+    "deleteAccessKey": DeleteAccessKeyResponse,
 }
 
 
@@ -377,7 +473,7 @@ def _stub(route: Route) -> Callable[..., None]:
         inspect.Parameter(_camel(name), keyword, annotation=PATH_PARAMETERS[name]) for name in route.path_params
     ]
     if route.body:
-        parameters.append(inspect.Parameter("record", keyword, annotation=RecordBody))
+        parameters.append(inspect.Parameter(route.body, keyword, annotation=REQUEST_BODIES[route.body]))
     parameters += [
         inspect.Parameter(re.sub(r"\W", "_", name.lower()), keyword, annotation=annotation, default=None)
         for name, annotation in [
@@ -413,7 +509,7 @@ def build_resolver() -> APIGatewayRestResolver:
             summary=route.summary,
             description=description_of(route),
             tags=[route.tag],
-            security=KEY_REQUIRED if route.key == "required" else KEY_OPTIONAL,
+            security=security_of(route),
             responses=responses_of(route),
         )(_stub(route))
     return docs
@@ -562,9 +658,21 @@ def build() -> dict[str, Any]:
                         "Required on every request except reads of public bins."
                     ),
                 }
-            )
+            ),
+            ACCESS_KEY_SCHEME: APIKey.model_validate(
+                {
+                    "type": "apiKey",
+                    "in": APIKeyIn.header,
+                    "name": "X-Access-Key",
+                    "description": (
+                        "An access key made with `POST /a`, scoped to create, read, update and/or delete "
+                        "bins. Accepted on the bin routes that list it; the meta routes and the Access Keys "
+                        "API take only the master key."
+                    ),
+                }
+            ),
         },
-        tags=["Bins", "Versions"],
+        tags=["Bins", "Versions", "Access Keys"],
     )
     document = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     # The table's order (the dict keeps the first occurrence of a path served by two methods).

@@ -61,6 +61,19 @@ check("read version 1", call("GET", f"/b/{bin_id}/1", key)[2]["record"] == {"n":
 check("bare record", call("GET", f"/b/{bin_id}/2", key, headers=[("X-Bin-Meta", "false")])[2] == {"n": 2})
 check("count", call("GET", f"/b/{bin_id}/versions/count", key)[2]["metadata"]["versionCount"] == 2)
 
+# issue 14: X-JSON-Path (jsonpath-ng from the package), an access key, a meta route
+status, _, body = call("GET", f"/b/{bin_id}/1", key, headers=[("X-JSON-Path", "$..n"), ("X-Bin-Meta", "false")])
+check("json path", (status, body) == (200, [1]), body)
+status, _, made = call("POST", "/a", key, {"bins": {"read": True}}, [("X-Key-Name", "rehearsal")])
+check("access key created", status == 200, made)
+reader = [("X-Access-Key", made["accessKey"])]
+check("access key reads", call("GET", f"/b/{bin_id}", None, headers=reader)[2]["record"] == {"n": 0})
+check("access key may not write", call("PUT", f"/b/{bin_id}", None, {"n": 9}, reader)[0] == 403)
+check("renamed", call("PUT", f"/b/{bin_id}/meta/name", key, headers=[("X-Bin-Name", "renamed")])[0] == 200)
+check("access key deleted", call("DELETE", f"/a/{made['accessKeyId']}", key)[0] == 200)
+check("deleted key refused", call("GET", f"/b/{bin_id}", None, headers=reader)[0] == 401)
+etag = call("GET", f"/b/{bin_id}", key)[1]["etag"]
+
 # If-Match: stale -> 412; current -> 200
 status, _, body = call("PUT", f"/b/{bin_id}", key, {"n": 9}, [("If-Match", '"stale"')])
 check("stale If-Match", status == 412, body)

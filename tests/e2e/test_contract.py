@@ -186,3 +186,31 @@ def test_cors_on_answers_preflights_and_the_gateways_own_errors(target: Target) 
     assert outside.headers.get("access-control-allow-origin") == "*"
     exposed = {h.strip().lower() for h in outside.headers.get("access-control-expose-headers", "").split(",")}
     assert {"etag", "retry-after"} <= exposed
+
+
+def test_access_keys_json_path_and_the_meta_routes(target: Target) -> None:
+    """Issue 14 against any target: a read-only access key, X-JSON-Path, a rename, revocation."""
+    bin_id = target.new_bin({"users": [{"name": "Ada", "age": 36}, {"name": "Alan", "age": 41}]})
+    made = target.request("POST", "/a", {"bins": {"read": True}}, {"X-Key-Name": "e2e reader"})
+    assert made.status == 200, made.raw
+    reader = {"X-Access-Key": made.body["accessKey"]}
+    try:
+        # the access key reads, with a JSON path too, and may not write
+        names = target.request(
+            "GET", f"/b/{bin_id}", headers={**reader, "X-JSON-Path": "$.users[?(@.age > 40)].name"}, key=None
+        )
+        assert (names.status, names.body["record"]) == (200, ["Alan"])
+        refused = target.request("PUT", f"/b/{bin_id}", {"x": 1}, reader, key=None)
+        assert (refused.status, refused.message) == (403, "X-Access-Key does not have the permission to update bins")
+        # the list masks it
+        listed = [k for k in target.request("GET", "/a").body if k["accessKeyId"] == made.body["accessKeyId"]]
+        assert [k["accessKey"] for k in listed] == ["********" + made.body["accessKey"][-4:]]
+        # the meta routes: master key only, no version
+        renamed = target.request("PUT", f"/b/{bin_id}/meta/name", {}, {"X-Bin-Name": "e2e renamed"})
+        assert renamed.body == {"record": bin_id, "metadata": {"name": "e2e renamed"}}
+        assert target.request("GET", f"/b/{bin_id}/versions/count").body["metadata"]["versionCount"] == 0
+    finally:
+        deleted = target.request("DELETE", f"/a/{made.body['accessKeyId']}")
+    assert deleted.body["message"] == "Access Key deleted successfully"
+    gone = target.request("GET", f"/b/{bin_id}", headers=reader, key=None)
+    assert (gone.status, gone.message) == (401, "Invalid X-Access-Key provided")

@@ -3,13 +3,17 @@ local HTTP server (`python -m binvault.local.stack` in a subprocess, so the unit
 per-test environment cannot redirect its handler, and its logging stays its own).
 
 Every generated request is sent three times: with an unknown key, with no key and with the
-demo account's key (valid last, as it is the one that may change data). The run
+demo account's key (valid last, as it is the one that may change data); on the routes that
+take an X-Access-Key, also with a read-only access key of the demo account (before the
+master key), so the 403 of a permission it lacks is checked against the document too. The run
 fails on any 5xx, any answer the document does not describe (status, body schema,
 content type, required headers), an error message not listed for that operation and
 status, a read with metadata that is not `{record, metadata}`, and any change to the
 stored bins caused by a request that was refused (4xx).
 
-Valid bin ids are steered to real bins with versions (ours, public, another account's),
+Valid bin ids are steered to real bins with versions (ours, public, another account's), and
+valid access key ids to the demo account's access key (recreated when a request deleted it;
+keys a request created are deleted again),
 so the fuzzer reaches existing data instead of answering 404 every time; bins a fuzzed
 request deleted are replaced, bins it created are deleted again. Deterministic
 (derandomize, no learning from responses) and bounded: 326 generated requests, each sent
@@ -117,6 +121,8 @@ class Stack:
     other_key: str
     session: requests.Session
     pool: list[Bin] = field(default_factory=list)
+    access_key: str = ""  # the demo account's read-only access key
+    access_key_id: str = ""
     # The stored bins as of the last request (see bins()).
     snapshot: dict[tuple[str, str], Any] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
@@ -137,6 +143,12 @@ class Stack:
         made = Bin(reply.json()["metadata"]["id"], key, private)
         self.add_versions(made)
         return made
+
+    def new_access_key(self) -> None:
+        headers = {"X-Master-Key": self.key, "X-Key-Name": "fuzz reader"}
+        reply = self.session.post(f"{self.api_url}/a", json={"bins": {"read": True}}, headers=headers)
+        assert reply.status_code == 200, reply.text
+        self.access_key, self.access_key_id = reply.json()["accessKey"], reply.json()["accessKeyId"]
 
     def add_versions(self, target: Bin) -> None:
         for n in range(1, VERSIONS_PER_BIN + 1):
@@ -247,6 +259,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             started.new_bin(started.other_key, private=True),
             started.new_bin(started.other_key, private=False),
         ]
+        started.new_access_key()
         started.snapshot = started.bins()
         began = time.monotonic()
         yield started
@@ -278,6 +291,9 @@ def steer(case: schemathesis.Case, stack: Stack) -> Bin | None:
         if slot < len(stack.pool):  # the remaining slot keeps a random (unknown) id
             chosen = stack.pool[slot]
             params["binId"] = chosen.id
+    key_id = params.get("accessKeyId")
+    if isinstance(key_id, str) and BIN_ID.fullmatch(key_id) and int(key_id, 16) % 2:
+        params["accessKeyId"] = stack.access_key_id
     version = params.get("version")
     if isinstance(version, str) and VERSION.fullmatch(version):
         params["version"] = str(int(version) % (VERSIONS_PER_BIN + 2))
@@ -290,6 +306,15 @@ def tidy_up(case: schemathesis.Case, stack: Stack, target: Bin | None, response:
     if response.status_code != 200:
         return False
     method, body = case.method.upper(), response.json()
+    if case.path.startswith("/a"):
+        # the Access Keys API: keep the demo account under its limit, and its reader alive
+        master = {"X-Master-Key": stack.key}
+        if method == "POST":
+            reply = stack.session.delete(f"{stack.api_url}/a/{body['accessKeyId']}", headers=master)
+            assert reply.status_code == 200, reply.text
+        if method == "DELETE" and body["metadata"]["id"] == stack.access_key_id:
+            stack.new_access_key()
+        return False
     if method == "POST":
         # 404: an Idempotency-Key replay answered with a bin deleted here before.
         reply = stack.session.delete(f"{stack.api_url}/b/{body['metadata']['id']}", headers={"X-Master-Key": stack.key})
@@ -358,7 +383,7 @@ def wants_bare_record(case: schemathesis.Case) -> bool:
 
 def check_read_body(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """The read schema allows a bare record; without meta=false the body must be the full shape."""
-    is_read = case.method.upper() == "GET" and "/versions/count" not in case.path
+    is_read = case.method.upper() == "GET" and case.path.startswith("/b/") and "/versions/count" not in case.path
     if is_read and response.status_code == 200 and not wants_bare_record(case):
         ReadResponse.model_validate(response.json())
 
@@ -377,13 +402,20 @@ def check_read_body(case: schemathesis.Case, response: schemathesis.Response) ->
 )
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, stack: Stack) -> None:
     target = steer(case, stack)
-    for name, key in (("unknown key", UNKNOWN_KEY), ("no key", None), ("valid key", stack.key)):
-        headers = {"X-Master-Key": key} if key else {}
+    takes_access_key = {"accessKey": []} in case.operation.definition.raw.get("security", [])
+    keys: list[tuple[str, dict[str, str]]] = [
+        ("unknown key", {"X-Master-Key": UNKNOWN_KEY}),
+        ("no key", {}),
+        *([("read-only access key", {"X-Access-Key": stack.access_key})] if takes_access_key else []),
+        ("valid key", {"X-Master-Key": stack.key}),
+    ]
+    for name, headers in keys:
+        key = headers.get("X-Master-Key")
         before = stack.snapshot
         response = case.call(base_url=stack.api_url, session=stack.session, headers=headers)
         stack.stats["requests"] += 1
         stack.stats[str(response.status_code)] += 1
-        if key is None:
+        if name == "no key":
             stack.stats[f"examples:{case.meta.phase.name.value if case.meta else 'explicit'}"] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
         if case.method.upper() != case.operation.method.upper():

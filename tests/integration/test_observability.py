@@ -90,3 +90,27 @@ def test_logs_carry_the_request_id_and_never_the_master_key(
     assert "not logged either" not in output
     # and the caller never sees the traceback
     assert json.loads(requests[-1][1]["body"]) == {"message": "Internal server error"}
+
+
+def test_no_log_line_holds_an_access_key(account: Account, logs: io.StringIO) -> None:
+    # Given an access key, made and then used, refused, and deleted
+    master = {"X-Master-Key": account.key, "Content-Type": "application/json"}
+    _, created = _call("POST", "/a", {**master, "X-Key-Name": "logged?"}, '{"bins": {"create": true}}')
+    made = json.loads(created["body"])
+    access = made["accessKey"]
+    with_key = {"X-Access-Key": access, "Content-Type": "application/json"}
+    replies = [
+        _call("POST", "/b", with_key, '{"a": 1}'),
+        _call("GET", "/b/0123456789abcdef01234567", with_key),  # no read permission: 403
+        _call("GET", "/a", master),
+        _call("DELETE", f"/a/{made['accessKeyId']}", master),
+        _call("POST", "/b", with_key, '{"a": 1}'),  # revoked: 401
+        _call("POST", "/b", {**with_key, "X-Access-Key": access + "-wrong"}, '{"a": 1}'),
+    ]
+
+    # Then the logs carry the refusals, never the key nor the create answer's body
+    assert [reply["statusCode"] for _, reply in replies] == [200, 403, 200, 200, 401, 401]
+    output = logs.getvalue()
+    assert {line.get("reason") for line in _log_lines(output)} >= {"AccessKeyForbidden", "InvalidAccessKey"}
+    assert access not in output
+    assert access[:-4] not in output

@@ -63,3 +63,62 @@ def test_endpoint_and_table_come_from_flags(
     assert admin.main(["--table", TABLE, "create-account", "--requests", "1"]) == 0
     assert get_settings().table_name == TABLE
     capsys.readouterr()
+
+
+def test_list_and_revoke_access_keys(ddb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given an account with an access key
+    _, created, _ = run(capsys, "create-account", "--requests", "100")
+    account_id, master = created["accountId"], created["masterKey"]
+    made = Api(master)("POST", "/a", headers={"X-Key-Name": "leaked"}, body={"bins": {"read": True}}).body
+    secret = made["accessKey"]
+    bin_id = Api(master).create().body["metadata"]["id"]
+    assert Api(None)("GET", f"/b/{bin_id}", headers={"X-Access-Key": secret}).status == 200
+
+    # When the operator lists the account's keys
+    code, listed, _ = run(capsys, "list-access-keys", account_id)
+    # Then each is shown masked, never the secret
+    assert code == 0
+    assert listed == {
+        "accountId": account_id,
+        "accessKeys": [
+            {
+                "keyPermissions": {"bins": {"create": False, "read": True, "update": False, "delete": False}},
+                "accessKeyId": made["accessKeyId"],
+                "accessKey": "********" + secret[-4:],
+                "metadata": made["metadata"],
+            }
+        ],
+    }
+
+    # When the operator revokes it, its next request is refused
+    code, revoked, _ = run(capsys, "revoke-access-key", account_id, made["accessKeyId"])
+    assert (code, revoked) == (
+        0,
+        {"accountId": account_id, "accessKeyId": made["accessKeyId"], "name": "leaked", "revoked": True},
+    )
+    refused = Api(None)("GET", f"/b/{bin_id}", headers={"X-Access-Key": secret})
+    assert (refused.status, refused.body) == (401, {"message": "Invalid X-Access-Key provided"})
+    assert run(capsys, "list-access-keys", account_id)[1]["accessKeys"] == []
+    assert secret not in str(table_items(ddb))
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (["list-access-keys", "nope"], "account not found"),
+        (["revoke-access-key", "nope", "0123456789abcdef01234567"], "account not found"),
+        (["revoke-access-key", "nope", "not-an-id"], "Invalid Access Key Id provided"),
+    ],
+)
+def test_access_key_commands_fail_cleanly(
+    ddb: Any, capsys: pytest.CaptureFixture[str], command: list[str], error: str
+) -> None:
+    code, out, err = run(capsys, *command)
+    assert (code, out, json.loads(err)) == (1, None, {"error": error})
+
+
+def test_revoking_an_unknown_access_key_is_a_clean_error(ddb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _, created, _ = run(capsys, "create-account", "--requests", "1")
+    code, out, err = run(capsys, "revoke-access-key", created["accountId"], "0123456789abcdef01234567")
+    assert (code, out) == (1, None)
+    assert json.loads(err) == {"error": "Access Key not found or it doesn't belong to your account"}

@@ -14,6 +14,8 @@ from tests.conftest import add_versions
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 BIN = "65f0c0de0123456789abcdef"
 KEY = "demo-master-key-for-sample-events-only"
+ACCESS_KEY = "demo-access-key-for-sample-events-only"
+ACCESS_KEY_ID = "65f0c0de0123456789abc0de"
 
 EXPECTED = {
     "create-bin": 200,
@@ -40,21 +42,36 @@ EXPECTED = {
     "error-invalid-json": 400,
     "error-content-type": 400,
     "error-stale-if-match": 412,
+    "read-bin-json-path": 200,
+    "read-bin-access-key": 200,
+    "rename-bin": 200,
+    "set-bin-privacy": 200,
+    "create-access-key": 200,
+    "list-access-keys": 200,
+    "delete-access-key": 200,
+    "error-access-key-forbidden": 403,
+    "error-invalid-access-key": 401,
+    "error-invalid-access-key-id": 400,
+    "error-invalid-json-path": 400,
+    "error-missing-bin-name": 400,
 }
 
 
 @pytest.fixture
 def sample_bin(ddb: Any) -> None:
-    """The account and bin (with two versions) that the sample events refer to."""
-    from binvault.dal import accounts, bins, records
+    """The account, its read-only access key and the bin (with two versions) that the
+    sample events refer to."""
+    from binvault.dal import access_keys, accounts, bins, records
     from binvault.logic.auth import hash_key
-    from binvault.models.bins import Bin, StoredRecord
+    from binvault.models.bins import AccessKey, Bin, StoredRecord
     from tests.conftest import Api
 
     accounts.create_account("sample-account", hash_key(KEY), 1000, "2026-11-30T00:00:00.000Z")
     record = StoredRecord(records.encode({"greeting": "hello"}))
     bins.put_new_bin(Bin(BIN, "sample-account", True, "sample", "2026-11-30T00:00:00.000Z", record, 0, 0, 1))
     add_versions(Api(KEY), BIN, 2)
+    key = AccessKey(ACCESS_KEY_ID, "sample", frozenset({"read"}), "2026-11-30T00:00:00.000Z", ACCESS_KEY[-4:])
+    access_keys.create("sample-account", hash_key(ACCESS_KEY), key, 4)
 
 
 def test_every_event_file_is_covered() -> None:

@@ -27,7 +27,9 @@ from tests.conftest import (
 )
 
 KEY = object()  # stands for the account's real master key in a header list
+ACCESS = object()  # stands for the stored read-only access key in a header list
 ID = "{bid}"  # replaced by the stored bin's id
+KID = "{kid}"  # replaced by the stored access key's id
 LIMIT = 102_400  # MAX_BIN_BYTES default
 JSON = [("Content-Type", "application/json")]
 
@@ -46,6 +48,17 @@ NO_BODY = "This route does not take a request body"
 TOO_LARGE = f"Bin size exceeds the limit of {LIMIT} bytes"
 BAD_NAME = "X-Bin-Name must be 1 to 128 printable characters"
 BAD_IF_MATCH = "If-Match must be an entity tag or *"
+BAD_ACCESS_KEY = "Invalid X-Access-Key provided"
+BAD_JSON_PATH = "Invalid X-JSON-Path expression passed"
+NO_KEY_NAME = "You need to pass X-Key-Name header to set a name for the Access Key"
+LONG_KEY_NAME = "Name of the Access Key cannot be above 32 characters"
+BAD_KEY_NAME = "X-Key-Name must be printable characters"
+BAD_PERMISSIONS = 'Access Key permissions must be {"bins": {"create", "read", "update", "delete": true or false}}'
+BAD_KEY_ID = "Invalid Access Key Id provided"
+NO_ACCESS_KEY = "Access Key not found or it doesn't belong to your account"
+NO_RENAME = "You need to pass X-Bin-Name header to Update the Bin Name"
+BAD_RENAME = "X-Bin-Name cannot be blank or over 128 characters"
+NO_PRIVACY = "You need to provide X-Bin-Private header to change the Bin privacy"
 
 ROUTES_WITH_ID = [
     ("GET", "/b/{bid}"),
@@ -333,6 +346,170 @@ def _cases() -> list[Case]:
         name = f"unexpected-body-{method}-{route_label(route)}"
         cases.append(Case(name, method, route, 400, NO_BODY, tuple(JSON), '{"a": 1}'))
     cases.append(Case("unexpected-binary-body", "DELETE", "/b/{bid}/versions", 400, NO_BODY, (), b"\xff\x00\xfe"))
+    cases.append(Case("unexpected-body-GET-a", "GET", "/a", 400, NO_BODY, tuple(JSON), '{"a": 1}'))
+    cases.append(Case("unexpected-body-DELETE-a", "DELETE", f"/a/{KID}", 400, NO_BODY, tuple(JSON), "{}"))
+    cases += _issue_14_cases()
+    return cases
+
+
+def _issue_14_cases() -> list[Case]:
+    """X-Access-Key, X-JSON-Path, the Access Keys API and the meta routes."""
+    cases: list[Case] = []
+
+    # ---- X-Access-Key (no X-Master-Key): huge, odd, duplicated; a permission it lacks ------
+    for label, value, message in [
+        ("64kb", "k" * 65_536, BAD_ACCESS_KEY),
+        ("513-chars", "k" * 513, BAD_ACCESS_KEY),
+        ("whitespace", "   ", NO_KEY),
+        ("nul", "\x00", BAD_ACCESS_KEY),
+        ("unicode", "\u043a\u043b\u044e\u0447\U0001f511", BAD_ACCESS_KEY),
+        ("lone-surrogate", "\ud800", BAD_ACCESS_KEY),
+        ("the-master-key", KEY, BAD_ACCESS_KEY),
+    ]:
+        cases.append(
+            Case(f"access-key-{label}", "GET", "/b/{bid}/latest", 401, message, (("X-Access-Key", value),), key=None)
+        )
+    conflict = (("X-Access-Key", ACCESS), ("x-access-key", "someone-else"))
+    cases.append(Case("access-key-duplicate-conflict", "GET", "/b/{bid}", 401, BAD_ACCESS_KEY, conflict, key=None))
+    cases.append(
+        Case("access-key-with-bad-master-key", "GET", "/b/{bid}", 401, BAD_KEY, (("X-Access-Key", ACCESS),), key="bad")
+    )
+    for method, route, permission in [
+        ("POST", "/b", "create"),
+        ("PUT", "/b/{bid}", "update"),
+        ("DELETE", "/b/{bid}", "delete"),
+        ("DELETE", "/b/{bid}/versions", "delete"),
+    ]:
+        headers, body = valid_body(method)
+        message = f"X-Access-Key does not have the permission to {permission} bins"
+        with_key = (*headers, ("X-Access-Key", ACCESS))
+        cases.append(
+            Case(
+                f"access-key-forbidden-{method}-{route_label(route)}",
+                method,
+                route,
+                403,
+                message,
+                with_key,
+                body,
+                key=None,
+            )
+        )
+    for method, route in [("PUT", "/b/{bid}/meta/name"), ("PUT", "/b/{bid}/meta/privacy"), ("GET", "/a")]:
+        headers = (("X-Access-Key", ACCESS), ("X-Bin-Name", "n"), ("X-Bin-Private", "false"))
+        message = (
+            NO_KEY
+            if "/meta/" in route
+            else "You need to pass X-Master-Key in the header to fetch a list of Access Keys."
+        )
+        cases.append(
+            Case(f"access-key-master-only-{route_label(route)}", method, route, 401, message, headers, key=None)
+        )
+
+    # ---- X-JSON-Path ------------------------------------------------------------------------
+    for index, (label, value) in enumerate(
+        [
+            ("unclosed", "$["),
+            ("empty", ""),
+            ("only-spaces", "   "),
+            ("regex-filter", "$[?(@.v =~ '.*')]"),
+            ("dangling-operator", "$[?(@.v +)]"),
+            ("python-code", "__import__('os').system('true')"),
+            ("nul", "$.\x00"),
+            ("64kb", "$" + ".a" * 32_768),
+            ("1025-chars", "$." + "a" * 1023),
+            ("lone-surrogate", "$.\ud800"),
+        ]
+    ):
+        route = ["/b/{bid}", "/b/{bid}/latest", "/b/{bid}/1"][index % 3]
+        cases.append(Case(f"json-path-{label}", "GET", route, 400, BAD_JSON_PATH, (("X-JSON-Path", value),)))
+    conflict = (("X-JSON-Path", "$.v"), ("x-json-path", "$..v"))
+    cases.append(Case("json-path-duplicate-conflict", "GET", "/b/{bid}", 400, BAD_JSON_PATH, conflict))
+
+    # ---- POST /a: X-Key-Name, Content-Type, the permissions body ---------------------------
+    valid = '{"bins": {"read": true}}'
+    for label, name, message in [
+        ("missing", None, NO_KEY_NAME),
+        ("empty", "", NO_KEY_NAME),
+        ("only-spaces", "   ", NO_KEY_NAME),
+        ("33-chars", "n" * 33, LONG_KEY_NAME),
+        ("64kb", "n" * 65_536, LONG_KEY_NAME),
+        ("newline", "a\nb", BAD_KEY_NAME),
+        ("nul", "a\x00", BAD_KEY_NAME),
+        ("lone-surrogate", "key\udc00", BAD_KEY_NAME),
+    ]:
+        headers = (*JSON, *([] if name is None else [("X-Key-Name", name)]))
+        cases.append(Case(f"key-name-{label}", "POST", "/a", 400, message, headers, valid))
+    conflict = (*JSON, ("X-Key-Name", "a"), ("X-Key-Name", "b"))
+    cases.append(Case("key-name-duplicate-conflict", "POST", "/a", 400, BAD_KEY_NAME, conflict, valid))
+    for label, value in [
+        ("missing", None),
+        ("text-plain", "text/plain"),
+        ("form", "application/x-www-form-urlencoded"),
+    ]:
+        headers = (("X-Key-Name", "k"), *([] if value is None else [("Content-Type", value)]))
+        cases.append(Case(f"key-content-type-{label}", "POST", "/a", 400, CONTENT_TYPE, headers, valid))
+    for label, body in [
+        ("unclosed", "{"),
+        ("array", "[]"),
+        ("null", "null"),
+        ("string", '"read"'),
+        ("bins-array", '{"bins": ["read"]}'),
+        ("string-value", '{"bins": {"read": "true"}}'),
+        ("number-value", '{"bins": {"read": 1}}'),
+        ("null-value", '{"bins": {"read": null}}'),
+        ("unknown-permission", '{"bins": {"admin": true}}'),
+        ("unknown-group", '{"bins": {}, "collections": {"read": true}}'),
+        ("js-style-keys", "{bins: {read: true}}"),
+        ("deep-10000", "[" * 10_000 + "]" * 10_000),
+        ("nested-bins-10000", '{"bins": ' * 10_000 + "{}" + "}" * 10_000),
+        ("invalid-utf8", b'{"bins": {"\xff": true}}'),
+        ("oversized", '{"bins": {"read": true}, "pad": "' + "x" * 2048 + '"}'),
+    ]:
+        cases.append(
+            Case(f"permissions-{label}", "POST", "/a", 400, BAD_PERMISSIONS, (*JSON, ("X-Key-Name", "k")), body)
+        )
+
+    # ---- access key ids ---------------------------------------------------------------------
+    for label, bad in [
+        ("dotdot", ".."),
+        ("23-chars", "0123456789abcdef0123456"),
+        ("25-chars", "0123456789abcdef012345678"),
+        ("uppercase", "0123456789ABCDEF01234567"),
+        ("emoji", "\U0001f600" * 24),
+        ("percent-nul", "0123456789abcdef01234567%00"),
+        ("real-id-plus-one", KID + "a"),
+    ]:
+        cases.append(Case(f"key-id-{label}", "DELETE", f"/a/{bad}", 400, BAD_KEY_ID))
+    cases.append(Case("key-id-unknown", "DELETE", "/a/0123456789abcdef01234567", 404, NO_ACCESS_KEY, charged=True))
+    cases.append(Case("key-id-traversal", "DELETE", "/a/../b", 404, NO_ROUTE))
+
+    # ---- the meta routes' headers -----------------------------------------------------------
+    name_route, privacy_route = "/b/{bid}/meta/name", "/b/{bid}/meta/privacy"
+    cases.append(Case("rename-missing", "PUT", name_route, 400, NO_RENAME, (), "{}"))
+    for label, value in [
+        ("empty", ""),
+        ("only-spaces", "   "),
+        ("129-chars", "n" * 129),
+        ("64kb", "n" * 65_536),
+        ("newline", "a\nb"),
+        ("lone-surrogate", "name\udc00"),
+    ]:
+        cases.append(Case(f"rename-{label}", "PUT", name_route, 400, BAD_RENAME, (("X-Bin-Name", value),), "{}"))
+    conflict = (("X-Bin-Name", "a"), ("X-Bin-Name", "b"))
+    cases.append(Case("rename-duplicate-conflict", "PUT", name_route, 400, BAD_RENAME, conflict))
+    cases.append(Case("privacy-missing", "PUT", privacy_route, 400, NO_PRIVACY, (), "{}"))
+    for label, value in [("maybe", "maybe"), ("empty", ""), ("one", "1"), ("nul", "\x00"), ("64kb", "f" * 65_536)]:
+        headers = (("X-Bin-Private", value),)
+        cases.append(Case(f"privacy-{label}", "PUT", privacy_route, 400, flag_message("X-Bin-Private"), headers))
+    conflict = (("X-Bin-Private", "true"), ("x-bin-private", "false"))
+    cases.append(Case("privacy-duplicate-conflict", "PUT", privacy_route, 400, flag_message("X-Bin-Private"), conflict))
+    for route, header in [(name_route, ("X-Bin-Name", "n")), (privacy_route, ("X-Bin-Private", "true"))]:
+        stale = (header, ("If-Match", '"stale"'))
+        cases.append(Case(f"stale-if-match-{route_label(route)}", "PUT", route, 412, STALE, stale, charged=True))
+        cases.append(
+            Case(f"bad-if-match-{route_label(route)}", "PUT", route, 400, BAD_IF_MATCH, (header, ("If-Match", "")))
+        )
     return cases
 
 
@@ -364,6 +541,8 @@ class World:
     account: Account
     api: Api
     bin_id: str
+    access_key: str  # read permission only
+    access_key_id: str
 
 
 @pytest.fixture(scope="module")
@@ -375,7 +554,8 @@ def shared() -> Iterator[World]:
         # A private, named bin with a base record and two versions
         bin_id = str(api.create({"v": 0}, X_Bin_Name="stored").body["metadata"]["id"])
         add_versions(api, bin_id, 2)
-        yield World(client, account, api, bin_id)
+        made = api("POST", "/a", headers={"X-Key-Name": "reader"}, body={"bins": {"read": True}}).body
+        yield World(client, account, api, bin_id, made["accessKey"], made["accessKeyId"])
 
 
 @pytest.fixture
@@ -401,13 +581,16 @@ def test_corpus_is_large_and_covers_every_route() -> None:
     assert len(CASES) >= 60
     assert len({case.name for case in CASES}) == len(CASES)
     covered = {(case.method, _route_of(case.path)) for case in CASES}
-    for method, route in [*ROUTES_WITH_ID, ("POST", "/b")]:
+    new_routes = [("PUT", "/b/{bid}/meta/name"), ("PUT", "/b/{bid}/meta/privacy"), ("POST", "/a"), ("GET", "/a")]
+    for method, route in [*ROUTES_WITH_ID, ("POST", "/b"), *new_routes, ("DELETE", "/a/{kid}")]:
         assert (method, _route_of(route)) in covered, (method, route)
 
 
 def _route_of(path: str) -> str:
     parts = path.split("/")
-    return "/".join(["", "b", "{id}", *parts[3:]]) if len(parts) > 2 else path
+    if len(parts) > 2:
+        return "/".join(["", parts[1], "{id}", *parts[3:]])
+    return path
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -415,11 +598,13 @@ def test_hostile_request_gets_its_4xx_and_changes_nothing(case: Case, world: Wor
     api, account, stored = world.api, world.account, world.bin_id
     # Given a stored bin and the whole of both tables
     before = snapshot(world.client)
-    headers = [(name, account.key if value is KEY else value) for name, value in case.headers]
+    secrets = {id(KEY): account.key, id(ACCESS): world.access_key}
+    headers = [(name, secrets.get(id(value), value)) for name, value in case.headers]
     key = True if case.key is KEY else case.key
     # When the hostile request arrives (query pairs may repeat: the event factory takes pairs)
     query: Any = list(case.query) or None
-    reply = api(case.method, case.path.replace(ID, stored), headers=headers, body=case.body, query=query, key=key)
+    path = case.path.replace(ID, stored).replace(KID, world.access_key_id)
+    reply = api(case.method, path, headers=headers, body=case.body, query=query, key=key)
     # Then it gets exactly the contract's error, as JSON
     assert (reply.status, reply.body) == (case.status, {"message": case.message}), reply.raw[:300]
     assert reply.headers.get("content-type", "").startswith("application/json")

@@ -454,3 +454,113 @@ def test_admin_cli_errors_reveal_nothing(ddb: Any, capsys: pytest.CaptureFixture
     assert captured.out == ""
     assert all(json.loads(line) == {"error": "account not found"} for line in captured.err.splitlines())
     assert "Traceback" not in captured.err
+
+
+# ---- access keys (issue 14) ---------------------------------------------------------------
+
+ALL_PERMISSIONS = {"bins": {"create": True, "read": True, "update": True, "delete": True}}
+NO_ACCESS_KEY = {"message": "Access Key not found or it doesn't belong to your account"}
+INVALID_ACCESS_KEY = {"message": "Invalid X-Access-Key provided"}
+
+
+def access_key(account: Account, permissions: dict[str, Any] = ALL_PERMISSIONS) -> dict[str, Any]:
+    reply = Api(account.key)("POST", "/a", headers={"X-Key-Name": "isolation"}, body=permissions)
+    assert reply.status == 200, reply.raw
+    return dict(reply.body)
+
+
+def with_access_key(secret: str) -> Callable[..., Any]:
+    def call(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return Api(None)(method, path, headers={**(headers or {}), "X-Access-Key": secret}, body=body)
+
+    return call
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ALL_ROUTES[:7], ids=[f"{m} {p}" for m, p, _ in ALL_ROUTES[:7]])
+def test_another_accounts_access_key_is_404_and_changes_nothing(
+    ddb: Any, owner: Account, stranger: Account, method: str, path: str, body: Any
+) -> None:
+    # Given the owner's private bin and a stranger's access key with every permission
+    bin_id, _ = owned_bin(owner)
+    key = access_key(stranger)
+    before = items_of(ddb, bin_id)
+    owner_quota, stranger_quota = remaining(ddb, owner), remaining(ddb, stranger)
+    # When the stranger's key is used on the owner's bin
+    reply = with_access_key(key["accessKey"])(method, path.format(id=bin_id), body)
+    # Then the same 404 as for a missing bin; nothing changed; the stranger's account paid
+    assert (reply.status, reply.body) == (404, NOT_FOUND)
+    assert items_of(ddb, bin_id) == before
+    assert (remaining(ddb, owner), remaining(ddb, stranger)) == (owner_quota, stranger_quota - 1)
+
+
+def test_bins_an_access_key_creates_belong_to_its_account(ddb: Any, owner: Account, stranger: Account) -> None:
+    key = access_key(owner)
+    quota = remaining(ddb, owner)
+    created = with_access_key(key["accessKey"])("POST", "/b", {"made": "by a key"})
+    bin_id = created.body["metadata"]["id"]
+    assert remaining(ddb, owner) == quota - 1
+    assert Api(owner.key)("GET", f"/b/{bin_id}").body["record"] == {"made": "by a key"}
+    assert (Api(stranger.key)("GET", f"/b/{bin_id}").status, Api(stranger.key)("DELETE", f"/b/{bin_id}").status) == (
+        404,
+        404,
+    )
+
+
+def test_another_accounts_access_key_id_is_404_and_deletes_nothing(ddb: Any, owner: Account, stranger: Account) -> None:
+    key = access_key(owner)
+    stranger_quota = remaining(ddb, stranger)
+    reply = Api(stranger.key)("DELETE", f"/a/{key['accessKeyId']}")
+    assert (reply.status, reply.body) == (404, NO_ACCESS_KEY)
+    assert remaining(ddb, stranger) == stranger_quota - 1
+    assert Api(stranger.key)("GET", "/a").body == []
+    assert [k["accessKeyId"] for k in Api(owner.key)("GET", "/a").body] == [key["accessKeyId"]]
+    bin_id, _ = owned_bin(owner)
+    assert with_access_key(key["accessKey"])("GET", f"/b/{bin_id}").status == 200
+
+
+def test_the_master_key_wins_over_an_access_key(ddb: Any, owner: Account, stranger: Account) -> None:
+    bin_id, _ = owned_bin(owner)
+    owners_key = access_key(owner)["accessKey"]
+    both = {"X-Access-Key": owners_key}
+    assert Api(stranger.key)("GET", f"/b/{bin_id}", headers=both).body == NOT_FOUND
+    assert Api("not-a-key")("GET", f"/b/{bin_id}", headers=both).body == INVALID_KEY
+
+
+@pytest.mark.parametrize("cache_seconds", ["0", "300"], ids=["key-cache-off", "key-cache-on"])
+def test_a_deleted_access_key_stops_at_once_on_every_route(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch, cache_seconds: str
+) -> None:
+    from binvault.logic import auth
+
+    monkeypatch.setenv("KEY_CACHE_SECONDS", cache_seconds)
+    reset_caches()
+    account = make_account()
+    bin_id, _ = owned_bin(account)
+    key = access_key(account)
+    call = with_access_key(key["accessKey"])
+    # Given every route was just used with the access key (a warm container cached it)
+    for method, path, body in ALL_ROUTES[:5]:
+        assert call(method, path.format(id=bin_id), body).status == 200, (method, path)
+    assert (auth.hash_key(key["accessKey"]) in auth._cache) == (cache_seconds != "0")
+    # When the owner deletes it
+    assert Api(account.key)("DELETE", f"/a/{key['accessKeyId']}").status == 200
+    before = table_items(ddb)
+    # Then it is refused on every route at once, charging and changing nothing
+    for method, path, body in ALL_ROUTES:
+        reply = call(method, path.format(id=bin_id), body)
+        assert (reply.status, reply.body) == (401, INVALID_ACCESS_KEY), (method, path)
+    assert table_items(ddb) == before
+    # And a second delete finds nothing
+    assert Api(account.key)("DELETE", f"/a/{key['accessKeyId']}").body == NO_ACCESS_KEY
+
+
+def test_access_keys_are_stored_only_as_hashes(ddb: Any) -> None:
+    account = make_account()
+    key = access_key(account)
+    bin_id, _ = owned_bin(account)
+    assert with_access_key(key["accessKey"])("GET", f"/b/{bin_id}").status == 200
+    stored = json.dumps(table_items(ddb))
+    assert key["accessKey"] not in stored
+    assert hashlib.sha256(key["accessKey"].encode()).hexdigest() in stored
+    listed = Api(account.key)("GET", "/a").body
+    assert [k["accessKey"] for k in listed] == ["********" + key["accessKey"][-4:]]

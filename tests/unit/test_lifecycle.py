@@ -146,3 +146,30 @@ def test_cors_preflight(api: Api, new_bin: str) -> None:
     )
     assert reply.status == 204
     assert "X-Master-Key" in reply.headers["access-control-allow-headers"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "headers"),
+    [
+        ("/a", "POST", {"X-Master-Key", "X-Key-Name", "Content-Type"}),
+        ("/a/0123456789abcdef01234567", "DELETE", {"X-Master-Key"}),
+        ("/b/{id}/meta/name", "PUT", {"X-Master-Key", "X-Bin-Name", "If-Match"}),
+        ("/b/{id}/meta/privacy", "PUT", {"X-Master-Key", "X-Bin-Private", "If-Match"}),
+        ("/b/{id}/latest", "GET", {"X-Access-Key", "X-JSON-Path", "X-Bin-Meta"}),
+        ("/b", "POST", {"X-Access-Key", "Content-Type"}),
+    ],
+)
+def test_cors_preflight_allows_the_issue_14_headers(
+    api: Api, new_bin: str, path: str, method: str, headers: set[str]
+) -> None:
+    """A browser app may send X-Access-Key, X-JSON-Path and X-Key-Name (and reach the new routes)."""
+    reply = api(
+        "OPTIONS",
+        path.format(id=new_bin),
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": method},
+        key=None,
+    )
+    assert reply.status == 204
+    assert reply.headers["access-control-allow-origin"] == "*"
+    allowed = {name.strip() for name in reply.headers["access-control-allow-headers"].split(",")}
+    assert headers <= allowed

@@ -77,6 +77,22 @@ def _replayed_post(api: Api, bin_id: str) -> Reply:
     return api("POST", "/b", headers={"Idempotency-Key": f"first-{bin_id}"}, body={"made": "once"})
 
 
+def _create_key(api: Api, permissions: dict[str, bool]) -> dict[str, Any]:
+    reply = api("POST", "/a", headers={"X-Key-Name": "lost"}, body={"bins": permissions})
+    assert reply.status == 200, reply.raw
+    return dict(reply.body)
+
+
+def _delete_key(api: Api, _: str) -> Reply:
+    made = _create_key(api, {"read": True})
+    return api("DELETE", f"/a/{made['accessKeyId']}")
+
+
+def _write_with_access_key(api: Api, bin_id: str) -> Reply:
+    secret = _create_key(api, {"update": True})["accessKey"]
+    return api("PUT", f"/b/{bin_id}", headers={"X-Access-Key": secret}, body={"v": "by a key"}, key=None)
+
+
 SCENARIOS = [
     Scenario("create", lambda api, _: api("POST", "/b", body={"created": True})),
     Scenario(
@@ -98,6 +114,12 @@ SCENARIOS = [
     Scenario("read-public-without-key", _request("GET", "/b/{id}", key=False), public=True),
     Scenario("last-request-of-the-quota", _request("GET", "/b/{id}/versions/count"), quota=1),
     Scenario("quota-exhausted", _request("GET", "/b/{id}"), quota=0),
+    # issue 14: the Access Keys API, the meta routes, a write with an access key
+    Scenario("create-access-key", lambda api, _: api("POST", "/a", headers={"X-Key-Name": "k"}, body={"bins": {}})),
+    Scenario("delete-access-key", _delete_key),
+    Scenario("rename-bin", _request("PUT", "/b/{id}/meta/name", X_Bin_Name="renamed")),
+    Scenario("set-bin-privacy", _request("PUT", "/b/{id}/meta/privacy", X_Bin_Private="false")),
+    Scenario("update-with-access-key", _write_with_access_key),
 ]
 
 
@@ -145,9 +167,12 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
             }
         )
     account_item = next(i for i in items if i["pk"]["S"] == f"ACCOUNT#{account.id}")
+    entries = account_item.get("accessKeys", {}).get("M", {}).values()
     return {
         "charged": QUOTA - int(account_item["requestsRemaining"]["N"]),
         "bins": sorted(bins, key=lambda b: json.dumps(b, sort_keys=True)),
+        "accessKeys": sorted(json.dumps([e["M"]["name"], e["M"]["permissions"]], sort_keys=True) for e in entries),
+        "accessKeyItems": sum(1 for i in items if "accessKeyId" in i and i.get("accountId", {}).get("S") == account.id),
     }
 
 
@@ -187,11 +212,13 @@ def run(ddb: Any, scenario: Scenario, lose: int | None = None) -> Run:
     if fault is not None:
         assert fault.injected == 1, f"{scenario.name}: write call {lose} was never made"
     ids = {bin_id: "<bin>"}
+    if isinstance(reply.body, dict) and "accessKey" in reply.body:  # a new access key: random
+        ids |= {reply.body["accessKey"]: "<access key>", reply.body["accessKeyId"]: "<access key id>"}
     if isinstance(reply.body, dict) and "id" in reply.body.get("metadata", {}):
         ids[reply.body["metadata"]["id"]] = "<bin>" if reply.body["metadata"]["id"] == bin_id else "<new>"
     metadata = reply.body.get("metadata", {}) if isinstance(reply.body, dict) else {}
     if "etag" in reply.headers:
-        _check_etag(ddb, metadata.get("id") or metadata["parentId"], reply.headers["etag"])
+        _check_etag(ddb, metadata.get("id") or metadata.get("parentId") or reply.body["record"], reply.headers["etag"])
     state = account_state(ddb, account)
     state["charged"] -= QUOTA - scenario.quota
     after = idempotency_records(ddb)

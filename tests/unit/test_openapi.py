@@ -39,11 +39,18 @@ CONTRACT_ROUTES = {
     ("GET", f"{BIN}/versions/count"),
     ("DELETE", BIN),
     ("DELETE", f"{BIN}/versions"),
+    # issue 14: JSONBin's meta routes and Access Keys API
+    ("PUT", f"{BIN}/meta/name"),
+    ("PUT", f"{BIN}/meta/privacy"),
+    ("POST", "/a"),
+    ("GET", "/a"),
+    ("DELETE", "/a/{accessKeyId}"),
 }
 
 QUOTA = "Requests exhausted. Buy additional requests at https://binvault.example/pricing"
 TOO_LARGE = "Bin size exceeds the limit of 102400 bytes"
 UNAUTHORIZED = [errors.MissingMasterKey.message, errors.InvalidMasterKey.message]
+WITH_ACCESS_KEY = [*UNAUTHORIZED, errors.InvalidAccessKey.message]
 RECORD = [
     "You need to pass Content-Type set to application/json",
     "Bin cannot be blank",
@@ -54,9 +61,28 @@ NO_BODY = "This route does not take a request body"
 IF_MATCH = "If-Match must be an entity tag or *"
 BIN_NAME = "X-Bin-Name must be 1 to 128 printable characters"
 IDEMPOTENCY_KEY = "Idempotency-Key must be 1 to 255 printable ASCII characters"
-READ = [NO_BODY, "X-Bin-Meta must be true or false", "meta must be true or false"]
+READ = [NO_BODY, "X-Bin-Meta must be true or false", "meta must be true or false", errors.InvalidJsonPath.message]
 EVERYWHERE = {401: UNAUTHORIZED, 403: [QUOTA], 503: [errors.ServiceUnavailable.message]}
 NAMED_BIN = {**EVERYWHERE, 404: [errors.BinNotFound.message]}
+
+
+def access_key(permission: str) -> dict[int, list[str]]:
+    """A bin route that takes an X-Access-Key with ``permission``."""
+    return {
+        401: WITH_ACCESS_KEY,
+        403: [f"X-Access-Key does not have the permission to {permission} bins", QUOTA],
+        503: [errors.ServiceUnavailable.message],
+    }
+
+
+def named_bin(permission: str) -> dict[int, list[str]]:
+    return {**access_key(permission), 404: [errors.BinNotFound.message]}
+
+
+def master_only(missing: str) -> dict[int, list[str]]:
+    return {401: [missing, errors.InvalidMasterKey.message], 403: [QUOTA], 503: [errors.ServiceUnavailable.message]}
+
+
 WRITES = {
     409: [errors.IdempotencyInProgress.message],
     413: [TOO_LARGE, "Request body too large"],
@@ -68,7 +94,7 @@ STALE = {412: [errors.PreconditionFailed.message]}
 EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
     ("POST", "/b"): {
         400: [*RECORD, "X-Bin-Private must be true or false", BIN_NAME, IDEMPOTENCY_KEY],
-        **EVERYWHERE,
+        **access_key("create"),
         **WRITES,
     },
     ("PUT", BIN): {
@@ -79,27 +105,67 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
             IDEMPOTENCY_KEY,
             IF_MATCH,
         ],
-        **NAMED_BIN,
+        **named_bin("update"),
         **WRITES,
         **STALE,
     },
-    ("GET", BIN): {400: [errors.InvalidBinId.message, *READ], **NAMED_BIN},
-    ("GET", f"{BIN}/latest"): {400: [errors.InvalidBinId.message, *READ], **NAMED_BIN},
+    ("GET", BIN): {400: [errors.InvalidBinId.message, *READ], **named_bin("read")},
+    ("GET", f"{BIN}/latest"): {400: [errors.InvalidBinId.message, *READ], **named_bin("read")},
     ("GET", f"{BIN}/{{version}}"): {
         400: [errors.InvalidBinId.message, errors.InvalidVersion.message, *READ],
-        **NAMED_BIN,
+        **named_bin("read"),
         404: [errors.BinNotFound.message, errors.VersionNotFound.message],
     },
-    ("GET", f"{BIN}/versions/count"): {400: [errors.InvalidBinId.message, NO_BODY], **NAMED_BIN},
-    ("DELETE", BIN): {400: [errors.InvalidBinId.message, NO_BODY, IF_MATCH], **NAMED_BIN, **STALE},
+    ("GET", f"{BIN}/versions/count"): {400: [errors.InvalidBinId.message, NO_BODY], **named_bin("read")},
+    ("DELETE", BIN): {400: [errors.InvalidBinId.message, NO_BODY, IF_MATCH], **named_bin("delete"), **STALE},
     ("DELETE", f"{BIN}/versions"): {
         400: [errors.InvalidBinId.message, "X-Preserve-Latest must be true or false", NO_BODY, IF_MATCH],
+        **named_bin("delete"),
+        **STALE,
+    },
+    ("PUT", f"{BIN}/meta/name"): {
+        400: [
+            errors.InvalidBinId.message,
+            "You need to pass X-Bin-Name header to Update the Bin Name",
+            "X-Bin-Name cannot be blank or over 128 characters",
+            IF_MATCH,
+        ],
         **NAMED_BIN,
         **STALE,
     },
+    ("PUT", f"{BIN}/meta/privacy"): {
+        400: [
+            errors.InvalidBinId.message,
+            "You need to provide X-Bin-Private header to change the Bin privacy",
+            "X-Bin-Private must be true or false",
+            IF_MATCH,
+        ],
+        **NAMED_BIN,
+        **STALE,
+    },
+    ("POST", "/a"): {
+        400: [
+            "You need to pass Content-Type set to application/json",
+            "You need to pass X-Key-Name header to set a name for the Access Key",
+            "Name of the Access Key cannot be above 32 characters",
+            errors.InvalidAccessKeyName.message,
+            errors.InvalidAccessKeyPermissions.message,
+            "You can create up to 4 Access Keys",
+        ],
+        **EVERYWHERE,
+    },
+    ("GET", "/a"): {
+        400: [NO_BODY],
+        **master_only("You need to pass X-Master-Key in the header to fetch a list of Access Keys."),
+    },
+    ("DELETE", "/a/{accessKeyId}"): {
+        400: ["Invalid Access Key Id provided", NO_BODY],
+        **master_only("You need to pass X-Master-Key in the header to delete the access key."),
+        404: ["Access Key not found or it doesn't belong to your account"],
+    },
 }
 # Beyond the errors: what every 200 must say.
-ETAG_ON_200 = {route for route in CONTRACT_ROUTES if route != ("DELETE", BIN)}
+ETAG_ON_200 = {route for route in CONTRACT_ROUTES if route != ("DELETE", BIN) and not route[1].startswith("/a")}
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +251,7 @@ def test_the_document_has_exactly_the_route_tables_operations(document: dict[str
             *(("header", name) for name in route.headers),
             *(("query", name) for name in route.query),
         }
-        assert ("requestBody" in operation) is route.body
+        assert ("requestBody" in operation) is bool(route.body)
 
 
 def test_the_route_table_names_only_request_headers_the_api_allows() -> None:
@@ -261,22 +327,30 @@ def test_route_level_answers_are_documented(document: dict[str, Any]) -> None:
 def test_headers_and_security_are_documented(document: dict[str, Any]) -> None:
     scheme = document["components"]["securitySchemes"]["masterKey"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Master-Key")
+    scheme = document["components"]["securitySchemes"]["accessKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Access-Key")
     ops = operations(document)
     for route, operation in ops.items():
-        reads = route[0] == "GET"
-        assert operation["security"] == ([{"masterKey": []}, {}] if reads else [{"masterKey": []}]), route
+        master_only = route[1].startswith("/a") or "/meta/" in route[1]
+        reads = route[0] == "GET" and not master_only
+        expected = [{"masterKey": []}] + ([] if master_only else [{"accessKey": []}]) + ([{}] if reads else [])
+        assert operation["security"] == expected, route
     headers = {
         route: {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         for route, operation in ops.items()
     }
-    assert headers[("POST", "/b")] == {"X-Bin-Private", "X-Bin-Name", "Idempotency-Key"}
-    assert headers[("PUT", BIN)] == {"X-Bin-Versioning", "If-Match", "Idempotency-Key"}
-    assert headers[("DELETE", f"{BIN}/versions")] == {"X-Preserve-Latest", "If-Match"}
-    assert headers[("DELETE", BIN)] == {"If-Match"}
+    assert headers[("POST", "/b")] == {"X-Bin-Private", "X-Bin-Name", "Idempotency-Key", "X-Access-Key"}
+    assert headers[("PUT", BIN)] == {"X-Bin-Versioning", "If-Match", "Idempotency-Key", "X-Access-Key"}
+    assert headers[("DELETE", f"{BIN}/versions")] == {"X-Preserve-Latest", "If-Match", "X-Access-Key"}
+    assert headers[("DELETE", BIN)] == {"If-Match", "X-Access-Key"}
+    assert headers[("GET", f"{BIN}/versions/count")] == {"X-Access-Key"}
+    assert headers[("PUT", f"{BIN}/meta/name")] == {"X-Bin-Name", "If-Match"}
+    assert headers[("PUT", f"{BIN}/meta/privacy")] == {"X-Bin-Private", "If-Match"}
+    assert headers[("POST", "/a")] == {"X-Key-Name"}
     for path in (BIN, f"{BIN}/latest", f"{BIN}/{{version}}"):
-        assert headers[("GET", path)] == {"X-Bin-Meta"}
+        assert headers[("GET", path)] == {"X-Bin-Meta", "X-JSON-Path", "X-Access-Key"}
         assert {p["name"] for p in ops[("GET", path)]["parameters"] if p["in"] == "query"} == {"meta"}
-    for route in (("POST", "/b"), ("PUT", BIN)):
+    for route in (("POST", "/b"), ("PUT", BIN), ("POST", "/a")):
         assert list(ops[route]["requestBody"]["content"]) == ["application/json"]
 
 
@@ -349,6 +423,12 @@ def test_exception_messages_are_only_their_classes() -> None:
 
 
 FLAGS = {"X-Bin-Private", "X-Bin-Versioning", "X-Bin-Meta", "meta", "X-Preserve-Latest"}
+# Valid values of the headers a route requires, so that only the flag under test can fail.
+REQUIRED_HEADERS = {
+    "renameBin": {"X-Bin-Name": "a name"},
+    "setBinPrivacy": {"X-Bin-Private": "true"},
+    "createAccessKey": {"X-Key-Name": "a key"},
+}
 
 
 @pytest.mark.parametrize("route", SERVED, ids=lambda route: route.operation_id)
@@ -359,13 +439,15 @@ def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -
     from binvault.local.events import LocalContext, rest_event
 
     path = route.rule.replace("<bin_id>", "0123456789abcdef01234567").replace("<version>", "1")
+    path = path.replace("<access_key_id>", "0123456789abcdef01234567")
     listed = {e.name for e in route.errors if isinstance(e, errors.InvalidFlag)}
     assert listed <= FLAGS
     for name in sorted(FLAGS):
         # No X-Master-Key and no such bin: a flag the route does not read ends in 401 or 404.
-        headers = {"Content-Type": "application/json"} | ({} if name == "meta" else {name: "maybe"})
+        headers = {"Content-Type": "application/json", **REQUIRED_HEADERS.get(route.operation_id, {})}
+        headers |= {} if name == "meta" else {name: "maybe"}
         query = {"meta": "maybe"} if name == "meta" else None
-        body = '{"a": 1}' if route.body else None
+        body = {"record": '{"a": 1}', "permissions": "{}", None: None}[route.body]
         reply = lambda_handler(rest_event(route.method, path, headers, body, query), LocalContext())
         answer = (reply["statusCode"], json.loads(reply["body"]))
         if name in listed:
@@ -419,6 +501,9 @@ def test_request_path_never_imports_pydantic() -> None:
     loaded = set(result["modules"])
     assert not {m for m in loaded if m.split(".")[0] == "pydantic"}, "the request path imported pydantic"
     assert not {m for m in loaded if m.split(".")[0] == "binvault_docs"}, "the request path imported the docs tools"
+    assert not {m for m in loaded if m.split(".")[0] == "jsonpath_ng"}, (
+        "a read without X-JSON-Path imported jsonpath_ng"
+    )
 
 
 # ---- the local Swagger UI -----------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from binvault import admin
 from binvault.exceptions import InvalidMasterKey, QuotaExhausted
 from binvault.logic import auth, quota
+from binvault.models.bins import Charging
 from tests.conftest import TABLE, Account, Api, CallCounter, make_account
 from tests.support.faults import injected_on, lose_response
 
@@ -62,7 +63,7 @@ def remaining(ddb: Any, account: Account) -> int:
 def spend(book: quota.LeaseBook, account: Account) -> bool:
     """One request charged in the container ``book``; False when it is refused."""
     try:
-        book.spend(account.id, auth.hash_key(account.key))
+        book.spend(account.id, Charging(master_hash=auth.hash_key(account.key)))
     except QuotaExhausted:
         return False
     return True
@@ -193,4 +194,4 @@ def test_a_lease_against_a_rotated_key_is_refused(ddb: Any, leases: None) -> Non
     account = make_account()
     admin.rotate_key(account.id)
     with pytest.raises(InvalidMasterKey):
-        quota.LeaseBook().spend(account.id, auth.hash_key(account.key))
+        quota.LeaseBook().spend(account.id, Charging(master_hash=auth.hash_key(account.key)))

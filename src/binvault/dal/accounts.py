@@ -35,14 +35,16 @@ from typing import Any
 
 from binvault.dal import keys
 from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, error_code, get_item, table
-from binvault.exceptions import InvalidMasterKey, QuotaExhausted, ServiceUnavailable
-from binvault.models.bins import Account
+from binvault.exceptions import BinvaultError, InvalidAccessKey, InvalidMasterKey, QuotaExhausted, ServiceUnavailable
+from binvault.models.bins import PERMISSIONS, Account, Charging, Grant
 from binvault.models.settings import get_settings
 
 # A charge's token must outlive every retry of its call (the API answers within 29 s).
 CHARGE_TOKEN_SECONDS = 300
 # Removed per charge at most: keeps the update expression (and its cost) small.
 MAX_TOKENS_REMOVED = 16
+# The maps an account item carries (older accounts get them on first use).
+MAPS = frozenset({"charges", "leases", "accessKeys"})
 # A lease this long past its expiry belongs to a container that will never settle it.
 LEASE_SWEEP_SECONDS = 60
 MAX_LEASES_SWEPT = 8
@@ -67,17 +69,20 @@ def _account_from_item(item: dict[str, Any]) -> Account:
     )
 
 
-def account_id_for_key(key_hash: str) -> str | None:
-    # Eventually consistent: a key created a moment ago may be missed once, and the
-    # decrement's condition is what actually decides whether the key is valid.
-    item = get_item(keys.master_key_key(key_hash), consistent=False)
-    return item["accountId"]["S"] if item else None
+def grant_for_key(key_hash: str, consistent: bool) -> Grant | None:
+    """What a key's hash stands for (a master key, or an access key with its permissions).
 
-
-def account_id_for_key_now(key_hash: str) -> str | None:
-    """The key's account, read consistently: a rotated key's item is gone at once."""
-    item = get_item(keys.master_key_key(key_hash))
-    return item["accountId"]["S"] if item else None
+    Eventually consistent reads may miss a key created a moment ago once; revocation never
+    depends on them: the quota write's condition, or a consistent read, decides.
+    """
+    item = get_item(keys.master_key_key(key_hash), consistent=consistent)
+    if not item:
+        return None
+    account_id = item["accountId"]["S"]
+    if "accessKeyId" not in item:
+        return Grant(account_id)
+    allowed = frozenset(p for p in PERMISSIONS if item.get("permissions", {}).get("M", {}).get(p, {}).get("BOOL"))
+    return Grant(account_id, item["accessKeyId"]["S"], allowed)
 
 
 def get_account(account_id: str) -> Account:
@@ -104,12 +109,34 @@ def _note_charges(item: dict[str, Any] | None, now: int) -> None:
             _expired.update(stale)
 
 
-def consume_request(account_id: str, key_hash: str | None) -> None:
+def _key_condition(charging: Charging, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The part of a quota write's condition that proves the key is still valid."""
+    if charging.master_hash is not None:
+        values[":hash"] = {"S": charging.master_hash}
+        return " AND keyHash = :hash"
+    if charging.access_key_id is not None:
+        names["#kid"] = charging.access_key_id
+        return " AND attribute_exists(accessKeys.#kid)"
+    return ""
+
+
+def _key_revoked(charging: Charging, item: dict[str, Any]) -> BinvaultError | None:
+    """The 401 to answer when ``item`` (an account's old image) no longer accepts the key."""
+    if not item:
+        return InvalidAccessKey() if charging.access_key_id is not None else InvalidMasterKey()
+    if charging.master_hash is not None and item.get("keyHash", {}).get("S") != charging.master_hash:
+        return InvalidMasterKey()
+    if charging.access_key_id is not None and charging.access_key_id not in item.get("accessKeys", {}).get("M", {}):
+        return InvalidAccessKey()
+    return None
+
+
+def consume_request(account_id: str, charging: Charging) -> None:
     """Atomically take one request from the quota, exactly once.
 
-    ``key_hash`` None charges the owner of a public bin read without a key.
-    Raises InvalidMasterKey when the key is no longer the account's, QuotaExhausted when
-    nothing is left; a refused request consumes nothing.
+    ``charging`` names the key that must still be valid (none: a public bin's owner).
+    Raises InvalidMasterKey / InvalidAccessKey when the key is no longer the account's,
+    QuotaExhausted when nothing is left; a refused request consumes nothing.
     """
     from botocore.exceptions import ClientError
 
@@ -119,9 +146,7 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
     condition = "attribute_exists(pk) AND requestsRemaining >= :one AND attribute_not_exists(charges.#token)"
     values: dict[str, Any] = {":one": {"N": "1"}, ":until": {"N": str(now + CHARGE_TOKEN_SECONDS)}}
     names = {"#token": token, **{f"#old{i}": old for i, old in enumerate(removed)}}
-    if key_hash is not None:
-        condition += " AND keyHash = :hash"
-        values[":hash"] = {"S": key_hash}
+    condition += _key_condition(charging, names, values)
     update = "SET requestsRemaining = requestsRemaining - :one, charges.#token = :until"
     if removed:
         update += " REMOVE " + ", ".join(f"charges.#old{i}" for i in range(len(removed)))
@@ -143,9 +168,9 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
             # The path charges.<token> needs the map: missing on an account created before
             # charges were tracked (add it once), or on a missing account.
             old = _account_item(account_id)
-            if old and not {"charges", "leases"} <= set(old):
-                _add_maps(account_id)
-                return consume_request(account_id, key_hash)
+            if old and not set(old) >= MAPS:
+                add_maps(account_id)
+                return consume_request(account_id, charging)
             if not old:
                 raise InvalidMasterKey() from error
             raise
@@ -156,8 +181,9 @@ def consume_request(account_id: str, key_hash: str | None) -> None:
             item = _account_item(account_id)
         if token in item.get("charges", {}).get("M", {}):
             return  # our own first attempt was applied and its response lost: charged once
-        if not item or (key_hash is not None and item["keyHash"]["S"] != key_hash):
-            raise InvalidMasterKey() from error
+        revoked = _key_revoked(charging, item)
+        if revoked is not None:
+            raise revoked from error
         raise QuotaExhausted(get_settings().purchase_url) from error
     finally:
         with _tokens_lock:
@@ -168,13 +194,13 @@ def _account_item(account_id: str) -> dict[str, Any]:
     return get_item(keys.account_key(account_id)) or {}
 
 
-def _add_maps(account_id: str) -> None:
+def add_maps(account_id: str) -> None:
     """Give an account created before charges and leases were tracked their maps."""
     call_or_unavailable(
         dynamodb().update_item,
         TableName=table(),
         Key=keys.account_key(account_id),
-        UpdateExpression="SET charges = if_not_exists(charges, :empty), leases = if_not_exists(leases, :empty)",
+        UpdateExpression="SET " + ", ".join(f"{name} = if_not_exists({name}, :empty)" for name in sorted(MAPS)),
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":empty": {"M": {}}},
     )
@@ -207,13 +233,13 @@ def _note_dead_leases(account_id: str, item: dict[str, Any] | None, now: int) ->
 
 
 def take_lease(
-    account_id: str, key_hash: str | None, size: int, seconds: int, settle: tuple[Lease, int] | None = None
+    account_id: str, charging: Charging, size: int, seconds: int, settle: tuple[Lease, int] | None = None
 ) -> Lease:
     """Take up to ``size`` requests from the quota (fewer when fewer are left), settling
     ``settle`` = (this container's previous lease, its unused requests) in the same write.
 
-    Raises InvalidMasterKey when the key is no longer the account's, QuotaExhausted when
-    nothing is left (nothing is taken); ``key_hash`` None charges a public bin's owner.
+    Raises InvalidMasterKey / InvalidAccessKey when the key is no longer the account's,
+    QuotaExhausted when nothing is left (nothing is taken).
     """
     from botocore.exceptions import ClientError
 
@@ -233,9 +259,7 @@ def take_lease(
         }
         condition = "attribute_exists(pk) AND requestsRemaining >= :need AND attribute_not_exists(leases.#new)"
         condition += "".join(f" AND attribute_exists(leases.#old{i})" for i in range(len(gone)))
-        if key_hash is not None:
-            condition += " AND keyHash = :hash"
-            values[":hash"] = {"S": key_hash}
+        condition += _key_condition(charging, names, values)
         update = "SET requestsRemaining = requestsRemaining + :delta, leases.#new = :lease"
         if gone:
             update += " REMOVE " + ", ".join(f"leases.#old{i}" for i in range(len(gone)))
@@ -256,9 +280,9 @@ def take_lease(
                 old = _account_item(account_id)
                 if not old:
                     raise InvalidMasterKey() from error
-                if {"charges", "leases"} <= set(old):
+                if set(old) >= MAPS:
                     raise
-                _add_maps(account_id)
+                add_maps(account_id)
                 continue
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
@@ -267,8 +291,9 @@ def take_lease(
             if lease.id in held:
                 _note_dead_leases(account_id, item, now)
                 return lease  # our own first attempt, whose response was lost
-            if not item or (key_hash is not None and item["keyHash"]["S"] != key_hash):
-                raise InvalidMasterKey() from error
+            revoked = _key_revoked(charging, item)
+            if revoked is not None:
+                raise revoked from error
             if any(lease_id not in held for lease_id in gone):
                 # settled or swept by someone else meanwhile: refund those no more
                 refunds = {k: v for k, v in refunds.items() if k in held}
@@ -311,8 +336,7 @@ def create_account(account_id: str, key_hash: str, requests: int, now: str) -> N
                         "keyHash": {"S": key_hash},
                         "requestsRemaining": {"N": str(requests)},
                         "createdAt": {"S": now},
-                        "charges": {"M": {}},
-                        "leases": {"M": {}},
+                        **{name: {"M": {}} for name in sorted(MAPS)},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }

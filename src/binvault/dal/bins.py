@@ -242,6 +242,24 @@ def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
     _write_base("Update", update, stamp)
 
 
+def set_meta(base: Bin, name: str | None = None, private: bool | None = None) -> None:
+    """Rename the bin or change its privacy: the base item only, no version, a new rev."""
+    clauses: list[str] = []
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    if name is not None:
+        clauses.append("#name = :name")
+        values[":name"] = {"S": name}
+        names["#name"] = "name"
+    if private is not None:
+        clauses.append("#private = :private")
+        values[":private"] = {"BOOL": private}
+        names["#private"] = "private"
+    update, stamp = _base_update(base, ", ".join(clauses), values)
+    update["ExpressionAttributeNames"].update(names)
+    _write_base("Update", update, stamp)
+
+
 def delete_bin(base: Bin) -> None:
     """Remove the base item; the stream's REMOVE record makes the purge delete every version.
 

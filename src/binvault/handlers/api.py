@@ -31,8 +31,8 @@ from binvault.exceptions import (
 from binvault.handlers import routes
 from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
-from binvault.logic import bins, inputs, versions
-from binvault.models.bins import Outcome
+from binvault.logic import access_keys, bins, inputs, jsonpath, versions
+from binvault.models.bins import Credentials, Outcome
 from binvault.models.settings import get_settings
 
 CONTENT_TYPE = "application/json; charset=utf-8"
@@ -100,8 +100,20 @@ def query_flag(name: str) -> str | None:
     return (event.query_string_parameters or {}).get(name)
 
 
+def credentials() -> Credentials:
+    """X-Master-Key and X-Access-Key, each validated alike (empty = absent); the logic
+    decides which one counts (the master key wins when both are sent)."""
+    return Credentials(inputs.master_key(header("X-Master-Key")), inputs.master_key(header("X-Access-Key")))
+
+
 def master_key() -> str | None:
-    return inputs.master_key(header("X-Master-Key"))
+    """Routes that are master key only (the Access Keys API) ignore X-Access-Key."""
+    return credentials().master_key
+
+
+def request_body() -> bytes:
+    event = app.current_event
+    return inputs.body_bytes(event.body, bool(event.is_base64_encoded))
 
 
 def if_match() -> list[str] | None:
@@ -112,14 +124,11 @@ def if_match() -> list[str] | None:
 
 def record_from_body() -> Any:
     inputs.require_json_content_type(header("Content-Type"))
-    event = app.current_event
-    raw = inputs.body_bytes(event.body, bool(event.is_base64_encoded))
-    return inputs.record(raw, get_settings().max_bin_bytes)
+    return inputs.record(request_body(), get_settings().max_bin_bytes)
 
 
 def no_body() -> None:
-    event = app.current_event
-    if inputs.body_bytes(event.body, bool(event.is_base64_encoded)).strip():
+    if request_body().strip():
         raise UnexpectedBody()
 
 
@@ -142,7 +151,7 @@ def create_bin() -> Response[str]:
     private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
     name = inputs.bin_name(header("X-Bin-Name"))
     idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
-    return respond(bins.create_bin(master_key(), record, private, name, idempotency_key))
+    return respond(bins.create_bin(credentials(), record, private, name, idempotency_key))
 
 
 @route("updateBin")
@@ -151,14 +160,15 @@ def update_bin(bin_id: str) -> Response[str]:
     record = record_from_body()
     versioning = inputs.flag(header("X-Bin-Versioning"), "X-Bin-Versioning", False)
     idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
-    return respond(bins.update_bin(master_key(), bin_id, record, versioning, if_match(), idempotency_key))
+    return respond(bins.update_bin(credentials(), bin_id, record, versioning, if_match(), idempotency_key))
 
 
 @route("readBin")
 def read_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
-    return respond(bins.read_bin(master_key(), bin_id, "base", wants_meta()))
+    meta, path = wants_meta(), jsonpath.expression(header("X-JSON-Path"))
+    return respond(bins.read_bin(credentials(), bin_id, "base", meta, path))
 
 
 @route("readVersion")
@@ -166,15 +176,16 @@ def read_version(bin_id: str, version: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     number = inputs.version_number(version)
     no_body()
+    meta, path = wants_meta(), jsonpath.expression(header("X-JSON-Path"))
     which: bins.Which = "latest" if number is None else number
-    return respond(bins.read_bin(master_key(), bin_id, which, wants_meta()))
+    return respond(bins.read_bin(credentials(), bin_id, which, meta, path))
 
 
 @route("countVersions")
 def count_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
-    return respond(bins.count_versions(master_key(), bin_id))
+    return respond(bins.count_versions(credentials(), bin_id))
 
 
 @route("deleteVersions")
@@ -182,7 +193,7 @@ def delete_versions(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     preserve = inputs.flag(header("X-Preserve-Latest"), "X-Preserve-Latest", False)
     no_body()
-    outcome = versions.delete_versions(master_key(), bin_id, preserve, if_match())
+    outcome = versions.delete_versions(credentials(), bin_id, preserve, if_match())
     metrics.add_metric("VersionsDeleted", MetricUnit.Count, outcome.body["metadata"]["versionsDeleted"])
     return respond(outcome)
 
@@ -191,7 +202,43 @@ def delete_versions(bin_id: str) -> Response[str]:
 def delete_bin(bin_id: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
     no_body()
-    return respond(bins.delete_bin(master_key(), bin_id, if_match()))
+    return respond(bins.delete_bin(credentials(), bin_id, if_match()))
+
+
+@route("renameBin")
+def rename_bin(bin_id: str) -> Response[str]:
+    # Any body is ignored: JSONBin's samples send {} (and no Content-Type).
+    bin_id = inputs.bin_id(bin_id)
+    name = inputs.new_bin_name(header("X-Bin-Name"))
+    return respond(bins.rename_bin(credentials(), bin_id, name, if_match()))
+
+
+@route("setBinPrivacy")
+def set_bin_privacy(bin_id: str) -> Response[str]:
+    bin_id = inputs.bin_id(bin_id)
+    private = inputs.bin_privacy(header("X-Bin-Private"))
+    return respond(bins.set_privacy(credentials(), bin_id, private, if_match()))
+
+
+@route("createAccessKey")
+def create_access_key() -> Response[str]:
+    inputs.require_json_content_type(header("Content-Type"))
+    name = access_keys.key_name(header("X-Key-Name"))
+    allowed = access_keys.permissions(request_body())
+    return respond(access_keys.create(master_key(), name, allowed))
+
+
+@route("listAccessKeys")
+def list_access_keys() -> Response[str]:
+    no_body()
+    return respond(access_keys.list_keys(master_key()))
+
+
+@route("deleteAccessKey")
+def delete_access_key(access_key_id: str) -> Response[str]:
+    access_key_id = access_keys.key_id(access_key_id)
+    no_body()
+    return respond(access_keys.delete(master_key(), access_key_id))
 
 
 # ---- errors ----------------------------------------------------------------------------
@@ -224,7 +271,11 @@ def handle_unexpected(error: Exception) -> Response[str]:
 
 
 # How each path parameter of the route table is validated (the functions the routes call).
-PATH_PARAMETERS: dict[str, Callable[[str], object]] = {"bin_id": inputs.bin_id, "version": inputs.version_number}
+PATH_PARAMETERS: dict[str, Callable[[str], object]] = {
+    "bin_id": inputs.bin_id,
+    "version": inputs.version_number,
+    "access_key_id": access_keys.key_id,
+}
 
 
 @app.not_found

@@ -25,28 +25,43 @@ from dataclasses import dataclass
 from typing import Literal
 
 from binvault.exceptions import (
+    AccessKeyForbidden,
+    AccessKeyNameTooLong,
+    AccessKeyNotFound,
     BinNotFound,
     BinvaultError,
     BlankBin,
     GatewayPayloadTooLarge,
     IdempotencyInProgress,
     IdempotencyKeyReused,
+    InvalidAccessKey,
+    InvalidAccessKeyId,
+    InvalidAccessKeyName,
+    InvalidAccessKeyPermissions,
     InvalidBinId,
     InvalidBinName,
+    InvalidBinNameToRename,
     InvalidFlag,
     InvalidIdempotencyKey,
     InvalidIfMatch,
     InvalidJson,
+    InvalidJsonPath,
     InvalidMasterKey,
     InvalidVersion,
+    MissingAccessKeyName,
+    MissingBinNameToRename,
+    MissingBinPrivacy,
     MissingContentType,
     MissingMasterKey,
+    MissingMasterKeyToDeleteAccessKey,
+    MissingMasterKeyToListAccessKeys,
     NotARecord,
     PayloadTooLarge,
     PreconditionFailed,
     QuotaExhausted,
     ServiceUnavailable,
     Throttled,
+    TooManyAccessKeys,
     UnexpectedBody,
     VersionNotFound,
 )
@@ -57,6 +72,9 @@ from binvault.exceptions import (
 REQUEST_HEADERS = (
     "Content-Type",
     "X-Master-Key",
+    "X-Access-Key",
+    "X-Key-Name",
+    "X-JSON-Path",
     "X-Bin-Private",
     "X-Bin-Name",
     "X-Bin-Versioning",
@@ -80,10 +98,32 @@ AUTHENTICATED: tuple[Error, ...] = (
     Throttled,
     ServiceUnavailable,
 )
+
+
+def with_access_key(permission: str) -> tuple[Error, ...]:
+    """AUTHENTICATED for a bin route that also takes an X-Access-Key carrying ``permission``
+    (checked before the quota is charged, so its 403 comes first)."""
+    return (
+        MissingMasterKey,
+        InvalidMasterKey,
+        InvalidAccessKey,
+        AccessKeyForbidden(permission),
+        QuotaExhausted,
+        Throttled,
+        ServiceUnavailable,
+    )
+
+
+# The Access Keys API is master key only; two of its routes have their own missing-key text.
+def master_only(missing: type[MissingMasterKey]) -> tuple[Error, ...]:
+    return (missing, *AUTHENTICATED[1:])
+
+
 RECORD: tuple[Error, ...] = (MissingContentType, BlankBin, InvalidJson, NotARecord)
 # Writes that take a record and an Idempotency-Key.
 WRITE: tuple[Error, ...] = (IdempotencyInProgress, PayloadTooLarge, GatewayPayloadTooLarge, IdempotencyKeyReused)
-READ: tuple[Error, ...] = (UnexpectedBody, InvalidFlag("X-Bin-Meta"), InvalidFlag("meta"))
+READ: tuple[Error, ...] = (UnexpectedBody, InvalidFlag("X-Bin-Meta"), InvalidFlag("meta"), InvalidJsonPath)
+READ_HEADERS = ("X-Bin-Meta", "X-JSON-Path", "X-Access-Key")
 
 
 @dataclass(frozen=True)
@@ -93,6 +133,8 @@ class Route:
     ``rule`` is the resolver's (``/b/<bin_id>``); ``headers`` and ``query`` are the
     parameters the route reads besides X-Master-Key and Content-Type; ``errors`` are every
     error it can answer, in the order the documentation lists them within a status.
+    ``access`` is the permission an X-Access-Key needs on this route (None: master key
+    only); ``body`` is what the JSON body is (None: no body; the meta routes ignore one).
     ``served_by`` marks an entry that is documented as its own operation but answered by
     another route (``GET /b/<bin_id>/latest`` is the version route with ``latest``).
     """
@@ -101,16 +143,17 @@ class Route:
     method: str
     rule: str
     summary: str
-    tag: Literal["Bins", "Versions"]
+    tag: Literal["Bins", "Versions", "Access Keys"]
     answer: str  # what the 200 means
     description: str = ""
     key: Literal["required", "optional"] = "required"  # optional: public bins are readable without one
-    body: bool = False  # takes a JSON record
+    body: Literal["record", "permissions"] | None = None
     headers: tuple[str, ...] = ()
     query: tuple[str, ...] = ()
     errors: tuple[Error, ...] = ()
     etag: bool = True  # the 200 carries the bin's ETag
     served_by: str | None = None
+    access: Literal["create", "read", "update", "delete"] | None = None
 
     @property
     def path_params(self) -> tuple[str, ...]:
@@ -132,9 +175,17 @@ ROUTES: tuple[Route, ...] = (
         "Bins",
         "The bin was created.",
         description="Stores the request body as a new bin owned by the key's account.",
-        body=True,
-        headers=("X-Bin-Private", "X-Bin-Name", "Idempotency-Key"),
-        errors=(*RECORD, InvalidFlag("X-Bin-Private"), InvalidBinName, InvalidIdempotencyKey, *AUTHENTICATED, *WRITE),
+        body="record",
+        headers=("X-Bin-Private", "X-Bin-Name", "Idempotency-Key", "X-Access-Key"),
+        errors=(
+            *RECORD,
+            InvalidFlag("X-Bin-Private"),
+            InvalidBinName,
+            InvalidIdempotencyKey,
+            *with_access_key("create"),
+            *WRITE,
+        ),
+        access="create",
     ),
     Route(
         "updateBin",
@@ -149,19 +200,20 @@ ROUTES: tuple[Route, ...] = (
             "record when there is none). At MAX_VERSIONS (default 1000) a versioned update is stored "
             "in place and `metadata.versioning` is `false`."
         ),
-        body=True,
-        headers=("X-Bin-Versioning", "If-Match", "Idempotency-Key"),
+        body="record",
+        headers=("X-Bin-Versioning", "If-Match", "Idempotency-Key", "X-Access-Key"),
         errors=(
             InvalidBinId,
             *RECORD,
             InvalidFlag("X-Bin-Versioning"),
             InvalidIdempotencyKey,
             InvalidIfMatch,
-            *AUTHENTICATED,
+            *with_access_key("update"),
             BinNotFound,
             PreconditionFailed,
             *WRITE,
         ),
+        access="update",
     ),
     Route(
         "readBin",
@@ -170,11 +222,15 @@ ROUTES: tuple[Route, ...] = (
         "Read the base record",
         "Bins",
         "The record.",
-        description="The bin's base record (what was created, or the last unversioned update before any version).",
+        description=(
+            "The bin's base record (what was created, or the last unversioned update before any version). "
+            "With `X-JSON-Path`, the record is the array of the expression's matches."
+        ),
         key="optional",
-        headers=("X-Bin-Meta",),
+        headers=READ_HEADERS,
         query=("meta",),
-        errors=(InvalidBinId, *READ, *AUTHENTICATED, BinNotFound),
+        errors=(InvalidBinId, *READ, *with_access_key("read"), BinNotFound),
+        access="read",
     ),
     Route(
         "readLatest",
@@ -184,13 +240,15 @@ ROUTES: tuple[Route, ...] = (
         "Versions",
         "The record.",
         description=(
-            "The newest version, or the base record when there is none; `metadata.version` is its number (0 = base)."
+            "The newest version, or the base record when there is none; `metadata.version` is its number (0 = base). "
+            "With `X-JSON-Path`, the record is the array of the expression's matches."
         ),
         key="optional",
-        headers=("X-Bin-Meta",),
+        headers=READ_HEADERS,
         query=("meta",),
-        errors=(InvalidBinId, *READ, *AUTHENTICATED, BinNotFound),
+        errors=(InvalidBinId, *READ, *with_access_key("read"), BinNotFound),
         served_by="readVersion",
+        access="read",
     ),
     Route(
         "readVersion",
@@ -199,11 +257,15 @@ ROUTES: tuple[Route, ...] = (
         "Read one version",
         "Versions",
         "The record.",
-        description="Version `n` (n >= 1). `latest` is served by `/b/{binId}/latest`.",
+        description=(
+            "Version `n` (n >= 1). `latest` is served by `/b/{binId}/latest`. "
+            "With `X-JSON-Path`, the record is the array of the expression's matches."
+        ),
         key="optional",
-        headers=("X-Bin-Meta",),
+        headers=READ_HEADERS,
         query=("meta",),
-        errors=(InvalidBinId, InvalidVersion, *READ, *AUTHENTICATED, BinNotFound, VersionNotFound),
+        errors=(InvalidBinId, InvalidVersion, *READ, *with_access_key("read"), BinNotFound, VersionNotFound),
+        access="read",
     ),
     Route(
         "countVersions",
@@ -213,7 +275,9 @@ ROUTES: tuple[Route, ...] = (
         "Versions",
         "The number of versions.",
         key="optional",
-        errors=(InvalidBinId, UnexpectedBody, *AUTHENTICATED, BinNotFound),
+        headers=("X-Access-Key",),
+        errors=(InvalidBinId, UnexpectedBody, *with_access_key("read"), BinNotFound),
+        access="read",
     ),
     Route(
         "deleteVersions",
@@ -228,16 +292,17 @@ ROUTES: tuple[Route, ...] = (
             "the call, answers 200 with 0. Without `X-Preserve-Latest: true` the base record is left as "
             "it was; with it, the latest version's record becomes the base record in the same step."
         ),
-        headers=("X-Preserve-Latest", "If-Match"),
+        headers=("X-Preserve-Latest", "If-Match", "X-Access-Key"),
         errors=(
             InvalidBinId,
             InvalidFlag("X-Preserve-Latest"),
             UnexpectedBody,
             InvalidIfMatch,
-            *AUTHENTICATED,
+            *with_access_key("delete"),
             BinNotFound,
             PreconditionFailed,
         ),
+        access="delete",
     ),
     Route(
         "deleteBin",
@@ -247,8 +312,107 @@ ROUTES: tuple[Route, ...] = (
         "Bins",
         "The bin was deleted.",
         description="Deletes the bin and all its versions.",
-        headers=("If-Match",),
-        errors=(InvalidBinId, UnexpectedBody, InvalidIfMatch, *AUTHENTICATED, BinNotFound, PreconditionFailed),
+        headers=("If-Match", "X-Access-Key"),
+        errors=(
+            InvalidBinId,
+            UnexpectedBody,
+            InvalidIfMatch,
+            *with_access_key("delete"),
+            BinNotFound,
+            PreconditionFailed,
+        ),
+        etag=False,
+        access="delete",
+    ),
+    Route(
+        "renameBin",
+        "PUT",
+        "/b/<bin_id>/meta/name",
+        "Rename a bin",
+        "Bins",
+        "The bin was renamed.",
+        description=(
+            "Sets the bin's name (`X-Bin-Name`, 1 to 128 characters). Creates no version; the ETag "
+            "changes. Master key only; any request body is ignored (JSONBin's samples send `{}`)."
+        ),
+        headers=("X-Bin-Name", "If-Match"),
+        errors=(
+            InvalidBinId,
+            MissingBinNameToRename,
+            InvalidBinNameToRename,
+            InvalidIfMatch,
+            *AUTHENTICATED,
+            BinNotFound,
+            PreconditionFailed,
+        ),
+    ),
+    Route(
+        "setBinPrivacy",
+        "PUT",
+        "/b/<bin_id>/meta/privacy",
+        "Make a bin private or public",
+        "Bins",
+        "The bin's privacy was set.",
+        description=(
+            "`X-Bin-Private: false` makes the bin readable without a key, `true` private again. Creates "
+            "no version; the ETag changes. Master key only; any request body is ignored (JSONBin's "
+            "samples send `{}`)."
+        ),
+        headers=("X-Bin-Private", "If-Match"),
+        errors=(
+            InvalidBinId,
+            MissingBinPrivacy,
+            InvalidFlag("X-Bin-Private"),
+            InvalidIfMatch,
+            *AUTHENTICATED,
+            BinNotFound,
+            PreconditionFailed,
+        ),
+    ),
+    Route(
+        "createAccessKey",
+        "POST",
+        "/a",
+        "Create an access key",
+        "Access Keys",
+        "The access key was created; `accessKey` is shown only in this answer.",
+        description=(
+            "The body sets the key's permissions on the Bins API, "
+            '`{"bins": {"create": true, "read": true, "update": false, "delete": false}}` '
+            "(a missing permission is `false`). At most MAX_ACCESS_KEYS (default 4) per account."
+        ),
+        body="permissions",
+        headers=("X-Key-Name",),
+        errors=(
+            MissingContentType,
+            MissingAccessKeyName,
+            AccessKeyNameTooLong,
+            InvalidAccessKeyName,
+            InvalidAccessKeyPermissions,
+            *AUTHENTICATED[:2],
+            TooManyAccessKeys,
+            *AUTHENTICATED[2:],
+        ),
+        etag=False,
+    ),
+    Route(
+        "listAccessKeys",
+        "GET",
+        "/a",
+        "List the access keys",
+        "Access Keys",
+        "The account's access keys, each `accessKey` masked to its last 4 characters.",
+        errors=(UnexpectedBody, *master_only(MissingMasterKeyToListAccessKeys)),
+        etag=False,
+    ),
+    Route(
+        "deleteAccessKey",
+        "DELETE",
+        "/a/<access_key_id>",
+        "Delete an access key",
+        "Access Keys",
+        "The access key was deleted; its next request answers 401.",
+        errors=(InvalidAccessKeyId, UnexpectedBody, *master_only(MissingMasterKeyToDeleteAccessKey), AccessKeyNotFound),
         etag=False,
     ),
 )

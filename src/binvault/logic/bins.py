@@ -24,10 +24,10 @@ from binvault.exceptions import (
     VersionNotFound,
     WriteConflict,
 )
-from binvault.logic import idempotency, quota
+from binvault.logic import idempotency, jsonpath, quota
 from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
-from binvault.models.bins import Bin, Outcome, etag_for
+from binvault.models.bins import Bin, Charging, Credentials, Outcome, etag_for
 from binvault.models.clock import now_iso
 from binvault.models.settings import get_settings
 
@@ -47,43 +47,53 @@ def _executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="binvault-io")
 
 
-def _authenticated_read(master_key: str, bin_id: str) -> tuple[str, Bin | None]:
+Key = Credentials | str | None  # a bare string is a master key (operator tools, tests)
+
+
+def credentials_of(key: Key) -> Credentials:
+    return key if isinstance(key, Credentials) else Credentials(master_key=key)
+
+
+def _authenticated_read(credentials: Credentials, bin_id: str, permission: str) -> tuple[str, Bin | None]:
     """Authenticate (and charge) while the base item is read: they are independent calls.
 
-    Authentication errors still answer first, as the contract's check order requires.
+    Authentication errors still answer first, as the contract's check order requires. An
+    access key's permission is checked before any bin is read, so it authenticates first.
     """
+    if credentials.master_key is None:
+        account_id = authenticate(credentials, permission)
+        return account_id, bins.get_bin(bin_id)
     future = _executor().submit(bins.get_bin, bin_id)
     try:
-        account_id = authenticate(master_key)
+        account_id = authenticate(credentials, permission)
     except BaseException:
         future.cancel()
         raise
     return account_id, future.result()
 
 
-def authorize_read(master_key: str | None, bin_id: str) -> Bin:
+def authorize_read(key: Key, bin_id: str) -> Bin:
     """Steps 3 to 6 of the check order for a read: authenticate, charge one request, and
     return the bin if the caller may read it (public bins may be read without a key, and
     then the owner is charged)."""
-    if master_key is None:
+    credentials = credentials_of(key)
+    if credentials.master_key is None and credentials.access_key is None:
         base = bins.get_bin(bin_id)
         if base is None or base.private:
             raise MissingMasterKey()
         # A keyless read of a public bin is charged to the bin's owner.
-        quota.charge(base.owner, None)
+        quota.charge(base.owner, Charging())
         return base
-    account_id, base = _authenticated_read(master_key, bin_id)
+    account_id, base = _authenticated_read(credentials, bin_id, "read")
     if base is None or (base.private and base.owner != account_id):
         raise BinNotFound()
     return base
 
 
-def authorize_write(master_key: str | None, bin_id: str) -> Bin:
-    """Steps 3 to 6 for a write: authenticate, charge one request, and return the bin if the
-    caller owns it."""
-    if master_key is None:
-        raise MissingMasterKey()
-    account_id, base = _authenticated_read(master_key, bin_id)
+def authorize_write(key: Key, bin_id: str, permission: str) -> Bin:
+    """Steps 3 to 6 for a write (``permission``: update or delete): authenticate, charge one
+    request, and return the bin if the caller owns it."""
+    account_id, base = _authenticated_read(credentials_of(key), bin_id, permission)
     if base is None or base.owner != account_id:
         raise BinNotFound()
     return base
@@ -118,15 +128,13 @@ def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[
 
 
 def create_bin(
-    master_key: str | None,
+    key: Key,
     record: Any,
     private: bool,
     name: str | None,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    if master_key is None:
-        raise MissingMasterKey()
-    account_id = authenticate(master_key)
+    account_id = authenticate(credentials_of(key), "create")
 
     def create(companions: Companions) -> Outcome:
         return _create(account_id, record, private, name, companions)
@@ -165,7 +173,7 @@ def _create(account_id: str, record: Any, private: bool, name: str | None, compa
 
 
 def update_bin(
-    master_key: str | None,
+    key: Key,
     bin_id: str,
     record: Any,
     versioning: bool,
@@ -190,7 +198,7 @@ def update_bin(
 
         return with_fresh_state(first, if_match, attempt)
 
-    first = authorize_write(master_key, bin_id)
+    first = authorize_write(key, bin_id, "update")
     if idempotency_key is None:
         return update(no_companions)
     request = idempotency.fingerprint(record, versioning, if_match)
@@ -204,8 +212,10 @@ def _bin_metadata(base: Bin) -> dict[str, Any]:
     return metadata
 
 
-def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> Outcome:
-    base: Bin | None = authorize_read(master_key, bin_id)
+def read_bin(key: Key, bin_id: str, which: Which, meta: bool, json_path: str | None = None) -> Outcome:
+    """``json_path`` (from ``jsonpath.expression``) answers the array of its matches in place
+    of the record."""
+    base: Bin | None = authorize_read(key, bin_id)
     for _ in range(READ_ATTEMPTS):
         if base is None:
             break
@@ -228,22 +238,48 @@ def read_bin(master_key: str | None, bin_id: str, which: Which, meta: bool) -> O
             metadata["createdAt"] = version.created_at
             metadata["version"] = number
         value = records.load(record)
+        if json_path is not None:
+            value = jsonpath.select(value, json_path)
         return Outcome({"record": value, "metadata": metadata} if meta else value, base.etag)
     if base is None:
         raise BinNotFound()
     raise ServiceUnavailable()
 
 
-def count_versions(master_key: str | None, bin_id: str) -> Outcome:
-    base = authorize_read(master_key, bin_id)
+def count_versions(key: Key, bin_id: str) -> Outcome:
+    base = authorize_read(key, bin_id)
     metadata = {"id": base.id, "versionCount": base.version_count, "private": base.private}
     return Outcome({"metadata": metadata}, base.etag)
 
 
-def delete_bin(master_key: str | None, bin_id: str, if_match: list[str] | None) -> Outcome:
+def delete_bin(key: Key, bin_id: str, if_match: list[str] | None) -> Outcome:
     def attempt(base: Bin) -> Outcome:
         bins.delete_bin(base)
         metadata = {"id": base.id, "versionsDeleted": base.version_count}
         return Outcome({"metadata": metadata, "message": "Bin deleted successfully"})
 
-    return with_fresh_state(authorize_write(master_key, bin_id), if_match, attempt)
+    return with_fresh_state(authorize_write(key, bin_id, "delete"), if_match, attempt)
+
+
+def _meta(key: Key, bin_id: str, if_match: list[str] | None, name: str | None, private: bool | None) -> Outcome:
+    """The meta routes (JSONBin's ``PUT /b/{id}/meta/name`` and ``/meta/privacy``): master key
+    only, as JSONBin documents them; no version, a new ETag, If-Match honoured."""
+    credentials = credentials_of(key)
+    if credentials.master_key is None:
+        raise MissingMasterKey()
+
+    def attempt(base: Bin) -> Outcome:
+        bins.set_meta(base, name=name, private=private)
+        changed: dict[str, Any] = {"name": name} if name is not None else {"private": private}
+        return Outcome({"record": base.id, "metadata": changed}, etag_for(base.id, base.rev + 1))
+
+    only_master = Credentials(master_key=credentials.master_key)
+    return with_fresh_state(authorize_write(only_master, bin_id, "update"), if_match, attempt)
+
+
+def rename_bin(key: Key, bin_id: str, name: str, if_match: list[str] | None) -> Outcome:
+    return _meta(key, bin_id, if_match, name=name, private=None)
+
+
+def set_privacy(key: Key, bin_id: str, private: bool, if_match: list[str] | None) -> Outcome:
+    return _meta(key, bin_id, if_match, name=None, private=private)

@@ -17,11 +17,14 @@ from binvault.exceptions import (
     BlankBin,
     InvalidBinId,
     InvalidBinName,
+    InvalidBinNameToRename,
     InvalidFlag,
     InvalidIdempotencyKey,
     InvalidIfMatch,
     InvalidJson,
     InvalidVersion,
+    MissingBinNameToRename,
+    MissingBinPrivacy,
     MissingContentType,
     NotARecord,
     PayloadTooLarge,
@@ -71,6 +74,22 @@ def bin_name(value: str | None) -> str | None:
     if not 1 <= len(value) <= 128 or not value.strip() or not value.isprintable():
         raise InvalidBinName()
     return value
+
+
+def new_bin_name(value: str | None) -> str:
+    """X-Bin-Name on the rename route: required, with JSONBin's documented messages."""
+    if value is None:
+        raise MissingBinNameToRename()
+    if not 1 <= len(value) <= 128 or not value.strip() or not value.isprintable():
+        raise InvalidBinNameToRename()
+    return value
+
+
+def bin_privacy(value: str | None) -> bool:
+    """X-Bin-Private on the privacy route: required, true or false."""
+    if value is None:
+        raise MissingBinPrivacy()
+    return flag(value, "X-Bin-Private", True)
 
 
 def require_json_content_type(value: str | None) -> None:

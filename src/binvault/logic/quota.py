@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 
 from binvault.dal import accounts
+from binvault.models.bins import Charging
 from binvault.models.settings import get_settings
 
 # A lease is not spent in its last second: a request that started with it ends in time.
@@ -51,7 +52,7 @@ class LeaseBook:
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
 
-    def spend(self, account_id: str, key_hash: str | None) -> None:
+    def spend(self, account_id: str, charging: Charging) -> None:
         """Spend one request of the account's lease, taking a new lease when none is usable."""
         settings = get_settings()
         with self._lock:  # one lease write at a time per container
@@ -61,7 +62,7 @@ class LeaseBook:
                 return
             settle = (held.lease, held.lease.size - held.used) if held is not None else None
             lease = accounts.take_lease(
-                account_id, key_hash, settings.quota_lease_size, settings.quota_lease_seconds, settle
+                account_id, charging, settings.quota_lease_size, settings.quota_lease_seconds, settle
             )
             self._held[account_id] = _Held(lease, used=1)
 
@@ -75,9 +76,9 @@ class LeaseBook:
 BOOK = LeaseBook()
 
 
-def charge(account_id: str, key_hash: str | None) -> None:
-    """Charge one request to the account (``key_hash`` None: a public bin's owner)."""
+def charge(account_id: str, charging: Charging) -> None:
+    """Charge one request to the account, while ``charging``'s key is still valid."""
     if get_settings().quota_lease_size == 1:
-        accounts.consume_request(account_id, key_hash)
+        accounts.consume_request(account_id, charging)
     else:
-        BOOK.spend(account_id, key_hash)
+        BOOK.spend(account_id, charging)

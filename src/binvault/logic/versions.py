@@ -35,13 +35,13 @@ from __future__ import annotations
 
 from binvault.dal import bins
 from binvault.exceptions import StaleWrite
-from binvault.logic.bins import authorize_write, with_fresh_state
+from binvault.logic.bins import Key, authorize_write, with_fresh_state
 from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
 
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
 
 
-def delete_versions(master_key: str | None, bin_id: str, preserve_latest: bool, if_match: list[str] | None) -> Outcome:
+def delete_versions(key: Key, bin_id: str, preserve_latest: bool, if_match: list[str] | None) -> Outcome:
     def attempt(base: Bin) -> Outcome:
         if base.version_count == 0:
             # Nothing to cut over: the call is idempotent and changes nothing.
@@ -55,7 +55,7 @@ def delete_versions(master_key: str | None, bin_id: str, preserve_latest: bool, 
         bins.cut_over(base, preserved)
         return _deleted(base.id, base.version_count, etag_for(base.id, base.rev + 1))
 
-    return with_fresh_state(authorize_write(master_key, bin_id), if_match, attempt)
+    return with_fresh_state(authorize_write(key, bin_id, "delete"), if_match, attempt)
 
 
 def _deleted(bin_id: str, count: int, etag: str) -> Outcome:

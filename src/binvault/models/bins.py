@@ -61,3 +61,45 @@ class Account:
     key_hash: str
     requests_remaining: int
     created_at: str
+
+
+PERMISSIONS = ("create", "read", "update", "delete")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The keys a request carries (either may be absent). X-Master-Key wins when both are sent."""
+
+    master_key: str | None = None
+    access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a key's hash stands for: an account, and for an access key its id and permissions."""
+
+    account_id: str
+    access_key_id: str | None = None
+    permissions: frozenset[str] = frozenset(PERMISSIONS)
+
+    @property
+    def is_access_key(self) -> bool:
+        return self.access_key_id is not None
+
+
+@dataclass(frozen=True)
+class Charging:
+    """The key a quota charge must still be valid for when it is written: the master key's
+    hash, or an access key's id (None: a public bin's owner, no key)."""
+
+    master_hash: str | None = None
+    access_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    id: str
+    name: str
+    permissions: frozenset[str]
+    created_at: str
+    last4: str

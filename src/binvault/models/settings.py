@@ -69,6 +69,7 @@ class Settings:
     endpoint_url: str | None
     quota_lease_size: int = 1
     quota_lease_seconds: int = 30
+    max_access_keys: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -88,6 +89,7 @@ class Settings:
             endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB", "").strip() or None,
             quota_lease_size=_int(env, "QUOTA_LEASE_SIZE", 1, 1, 1000),
             quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
+            max_access_keys=_int(env, "MAX_ACCESS_KEYS", 4, 1, 100),
         )
 
 
