@@ -131,6 +131,37 @@ def _key_revoked(charging: Charging, item: dict[str, Any]) -> BinvaultError | No
     return None
 
 
+def _quota_write(
+    account_id: str,
+    charging: Charging,
+    update: str,
+    map_name: str,
+    removed: int,
+    condition: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """One conditional write of the account's quota counter: ``update`` plus the removal
+    of ``removed`` entries ``#old0``... of ``map_name``, with the key's check joining the
+    condition. Returns the new image; a failed condition raises with the old one."""
+    condition += _key_condition(charging, names, values)
+    if removed:
+        update += " REMOVE " + ", ".join(f"{map_name}.#old{i}" for i in range(removed))
+    response = call_or_unavailable(
+        dynamodb().update_item,
+        TableName=table(),
+        Key=keys.account_key(account_id),
+        UpdateExpression=update,
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    )
+    new_image: dict[str, Any] = response.get("Attributes") or {}
+    return new_image
+
+
 def consume_request(account_id: str, charging: Charging) -> None:
     """Atomically take one request from the quota, exactly once.
 
@@ -146,23 +177,10 @@ def consume_request(account_id: str, charging: Charging) -> None:
     condition = "attribute_exists(pk) AND requestsRemaining >= :one AND attribute_not_exists(charges.#token)"
     values: dict[str, Any] = {":one": {"N": "1"}, ":until": {"N": str(now + CHARGE_TOKEN_SECONDS)}}
     names = {"#token": token, **{f"#old{i}": old for i, old in enumerate(removed)}}
-    condition += _key_condition(charging, names, values)
     update = "SET requestsRemaining = requestsRemaining - :one, charges.#token = :until"
-    if removed:
-        update += " REMOVE " + ", ".join(f"charges.#old{i}" for i in range(len(removed)))
     try:
-        response = call_or_unavailable(
-            dynamodb().update_item,
-            TableName=table(),
-            Key=keys.account_key(account_id),
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-        _note_charges(response.get("Attributes"), now)
+        new_image = _quota_write(account_id, charging, update, "charges", len(removed), condition, names, values)
+        _note_charges(new_image, now)
     except ClientError as error:
         if error_code(error) == "ValidationException":
             # The path charges.<token> needs the map: missing on an account created before
@@ -259,22 +277,9 @@ def take_lease(
         }
         condition = "attribute_exists(pk) AND requestsRemaining >= :need AND attribute_not_exists(leases.#new)"
         condition += "".join(f" AND attribute_exists(leases.#old{i})" for i in range(len(gone)))
-        condition += _key_condition(charging, names, values)
         update = "SET requestsRemaining = requestsRemaining + :delta, leases.#new = :lease"
-        if gone:
-            update += " REMOVE " + ", ".join(f"leases.#old{i}" for i in range(len(gone)))
         try:
-            response = call_or_unavailable(
-                dynamodb().update_item,
-                TableName=table(),
-                Key=keys.account_key(account_id),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            new_image = _quota_write(account_id, charging, update, "leases", len(gone), condition, names, values)
         except ClientError as error:
             if error_code(error) == "ValidationException":
                 old = _account_item(account_id)
@@ -304,7 +309,7 @@ def take_lease(
                 raise QuotaExhausted(get_settings().purchase_url) from error
             size = min(size, available)
             continue
-        _note_dead_leases(account_id, response.get("Attributes"), now)
+        _note_dead_leases(account_id, new_image, now)
         return lease
     raise ServiceUnavailable()
 
