@@ -27,6 +27,14 @@ def client(ddb: Any) -> Any:
 # ---- canaries: the internals the patches touch ----------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def patched() -> None:
+    """Canaries look through the patches to moto's own code (the patches keep __wrapped__)."""
+    from binvault.local import moto_fixes
+
+    moto_fixes.install()
+
+
 def test_moto_is_the_pinned_release() -> None:
     import moto
 
@@ -41,7 +49,7 @@ def test_moto_is_the_pinned_release() -> None:
 def test_transactions_still_copy_tables_through_the_module_copy() -> None:
     from moto.dynamodb import models
 
-    source = inspect.getsource(models.DynamoDBBackend.transact_write_items)
+    source = inspect.getsource(inspect.unwrap(models.DynamoDBBackend.transact_write_items))
     assert "copy.deepcopy" in source  # item 2 replaces models.copy
     from moto.dynamodb.models.table import StreamShard, Table
 
@@ -54,9 +62,9 @@ def test_transactions_still_copy_tables_through_the_module_copy() -> None:
 def test_query_still_reads_all_items() -> None:
     from moto.dynamodb.models.table import Table
 
-    parameters = inspect.signature(Table.query).parameters
-    assert {"hash_key", "index_name"} <= set(parameters)  # item 3 binds these by name
-    assert "all_items()" in inspect.getsource(Table.query)  # the call item 3 narrows
+    query = inspect.unwrap(Table.query)  # moto's own, patched or not
+    assert {"hash_key", "index_name"} <= set(inspect.signature(query).parameters)  # item 3 binds these by name
+    assert "all_items()" in inspect.getsource(query)  # the call item 3 narrows
 
 
 def test_models_still_track_their_instances() -> None:
@@ -71,7 +79,9 @@ def test_models_still_track_their_instances() -> None:
 def test_stream_iterators_are_still_kept_by_arn() -> None:
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
-    assert list(inspect.signature(DynamoDBStreamsBackend.get_records).parameters) == ["self", "iterator_arn", "limit"]
+    get_records = inspect.unwrap(DynamoDBStreamsBackend.get_records)
+    assert list(inspect.signature(get_records, follow_wrapped=False).parameters) == ["self", "iterator_arn", "limit"]
+    assert "shard_iterators[" in inspect.getsource(get_records)  # item 4 pops what moto only reads
     assert "shard_iterators" in inspect.getsource(DynamoDBStreamsBackend.__init__)
 
 

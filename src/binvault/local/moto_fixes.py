@@ -97,6 +97,7 @@ def install() -> None:
     original = models.DynamoDBBackend.transact_write_items
     models.copy = _NoTableCopy()  # type: ignore[assignment,attr-defined]
 
+    @functools.wraps(original)  # inspect.unwrap finds moto's own (tests/unit/test_moto_fixes.py)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         undo: list[tuple[Any, Any, Any, Any]] = []
         streams: dict[int, tuple[Any, int]] = {}
@@ -151,6 +152,7 @@ def install() -> None:
 
     core_models.reset_model_data = reset_and_untrack  # type: ignore[attr-defined]
 
+    @functools.wraps(DynamoDBStreamsBackend.get_records)
     def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
         iterator = self.shard_iterators.pop(iterator_arn)
         return iterator.get(limit)  # type: ignore[no-any-return]
@@ -170,6 +172,7 @@ def _partition_queries() -> None:
     original_query, original_all_items = Table.query, Table.all_items
     signature = inspect.signature(original_query)
 
+    @functools.wraps(original_query)
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs).arguments
         hash_key = bound.get("hash_key")
@@ -182,6 +185,7 @@ def _partition_queries() -> None:
         finally:
             del self._binvault_partition
 
+    @functools.wraps(original_all_items)
     def all_items(self: Any) -> Any:
         partition = getattr(self, "_binvault_partition", None)
         if partition is not None:
