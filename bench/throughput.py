@@ -18,6 +18,7 @@ import copy
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -108,15 +109,38 @@ def stack_rate(stack: Stack, bin_id: str, threads: int, requests: int, seconds: 
     return _rate(threads, requests, seconds, one)
 
 
+class Charges:
+    """Replays a recorded quota charge as one container would send it again: with a new
+    token, removing its own previous one (dal/accounts.py makes each charge exactly-once by
+    its token, and each container removes its finished tokens with its next charge)."""
+
+    def __init__(self) -> None:
+        self.previous: str | None = None
+
+    def __call__(self, params: dict[str, Any]) -> dict[str, Any]:
+        names = params.get("ExpressionAttributeNames") or {}
+        if "#token" not in names:
+            return params
+        token = uuid.uuid4().hex[:16]
+        update = params["UpdateExpression"].split(" REMOVE ")[0]
+        names = {k: v for k, v in names.items() if not k.startswith("#old")} | {"#token": token}
+        if self.previous is not None:
+            update += " REMOVE charges.#old0"
+            names["#old0"] = self.previous
+        self.previous = token
+        return {**params, "UpdateExpression": update, "ExpressionAttributeNames": names}
+
+
 def raw_rate(
     stack: Stack, calls: list[tuple[str, dict[str, Any]]], threads: int, requests: int, seconds: float
 ) -> dict[str, Any]:
     def one() -> Callable[[], None]:
         client = stack.dynamodb()
+        charges = Charges()
 
         def replay() -> None:
             for operation, params in calls:
-                client._make_api_call(operation, params)
+                client._make_api_call(operation, charges(params))
 
         return replay
 
