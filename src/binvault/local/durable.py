@@ -93,19 +93,26 @@ def call(app: WsgiApp, operation: str, body: dict[str, Any], region: str) -> tup
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    status: list[str] = []
+    status, _, payload = call_wsgi(app, environ)
+    return int(status.split()[0]), payload
 
-    def start_response(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        status.append(line)
+
+def call_wsgi(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run one request through a WSGI application: (status line, headers, body)."""
+    response: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        response[:] = [status, headers]
+        return lambda data: None
 
     chunks = app(environ, start_response)
     try:
-        payload = b"".join(chunks)
+        body = b"".join(chunks)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    return int(status[0].split()[0]), payload
+    return response[0], response[1], body
 
 
 class Journal:

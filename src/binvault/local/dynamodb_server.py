@@ -17,7 +17,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from binvault.local.durable import WsgiApp
+from binvault.local.durable import WsgiApp, call_wsgi
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -62,20 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
                 environ[key] = value
             else:
                 environ["HTTP_" + key] = value
-        response: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            response[:] = [status, headers]
-            return lambda data: None
-
-        chunks = self.server.app(environ, start_response)
-        try:
-            body = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        status, headers = response
+        status, headers, body = call_wsgi(self.server.app, environ)
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
         for name, value in headers:
