@@ -81,13 +81,13 @@ def _permissions_body(allowed: frozenset[str]) -> dict[str, Any]:
 def _master(master_key: str | None, missing: type[MissingMasterKey]) -> str:
     if master_key is None:
         raise missing()
-    return authenticate(Credentials(master_key=master_key), "read")
+    return authenticate(Credentials(master_key=master_key))  # a master key holds every permission
 
 
 def create(master_key: str | None, name: str, allowed: frozenset[str]) -> Outcome:
     account_id = _master(master_key, MissingMasterKey)
     secret = new_master_key()
-    key = AccessKey(f"{os.urandom(12).hex()}", name, allowed, now_iso(), secret[-4:])
+    key = AccessKey(os.urandom(12).hex(), name, allowed, now_iso(), secret[-4:])
     access_keys.create(account_id, hash_key(secret), key, get_settings().max_access_keys)
     body = {
         "accessKey": secret,

@@ -65,7 +65,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def authenticate(credentials: Credentials | str, permission: str = "read") -> str:
+def authenticate(credentials: Credentials, permission: str = "read") -> str:
     """Steps 3 to 5: return the caller's account id after charging one request to its quota.
 
     X-Master-Key wins when both keys are sent. An access key must carry ``permission``
@@ -73,8 +73,6 @@ def authenticate(credentials: Credentials | str, permission: str = "read") -> st
     Exact charging (lease size 1) is one conditional write that also checks the key, so the
     lookup may be cached; with leases the key is read consistently on every request.
     """
-    if isinstance(credentials, str):
-        credentials = Credentials(master_key=credentials)
     master = credentials.master_key is not None
     key = credentials.master_key if master else credentials.access_key
     if key is None:
