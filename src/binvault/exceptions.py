@@ -25,6 +25,11 @@ class BinvaultError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """Fields the error body carries besides ``message`` (a schema doc mismatch names the doc)."""
+        return {}
+
 
 class BadRequest(BinvaultError):
     status = 400
@@ -261,3 +266,125 @@ class InvalidBinNameToRename(BadRequest):
 
 class MissingBinPrivacy(BadRequest):
     message = "You need to provide X-Bin-Private header to change the Bin privacy"
+
+
+# ---- collections, schema docs and listing bins (JSONBIN-PARITY.md sections 4 and 5) ----------
+
+
+class InvalidCollectionId(BadRequest):
+    """A malformed collection id (path), or an X-Collection-Id on POST /b that is not one of
+    the caller's collections."""
+
+    message = "Invalid Collection Id provided"
+
+
+class CollectionNotFound(BinvaultError):
+    """A well-formed collection id of no collection of the caller's (another account's
+    answers the same)."""
+
+    status = 404
+    message = "Collection not found"
+
+
+class MissingCollectionName(BadRequest):
+    # JSONBin's documented text, "Schema Doc" slip included (docs/api.md, "Collections").
+    message = "You need to pass X-Collection-Name header to set a name for the Schema Doc"
+
+
+class BlankCollectionName(BadRequest):
+    message = "X-Collection-Name cannot be blank"
+
+
+class CollectionNameTooLong(BadRequest):
+    message = "Name of the Collection cannot be above 32 characters"
+
+
+class InvalidCollectionName(BadRequest):
+    message = "X-Collection-Name must be printable characters"
+
+
+class TooManyCollections(BinvaultError):
+    status = 403
+    template = "You can create up to {max_collections} Collections"
+
+    def __init__(self, max_collections: int) -> None:
+        self.max_collections = max_collections
+        self.message = self.template.format(max_collections=max_collections)
+        super().__init__()
+
+
+class InvalidSortOrder(BadRequest):
+    message = "X-Sort-Order must be ascending or descending"
+
+
+class InvalidSchemaDocId(BadRequest):
+    """A malformed schema doc id, or an X-Schema-Doc-Id that is not one of the caller's
+    schema docs (attach) or not the attached one (detach)."""
+
+    message = "Invalid Schema Id provided"
+
+
+class SchemaDocNotFound(BinvaultError):
+    status = 404
+    message = "Schema Doc not found"
+
+
+class MissingSchemaDocId(BadRequest):
+    message = "You need to pass X-Schema-Doc-Id in the header"
+
+
+class MissingSchemaDocName(BadRequest):
+    message = "You need to pass X-Schema-Doc-Name header to set a name for the Schema Doc"
+
+
+class BlankSchemaDocName(BadRequest):
+    message = "X-Schema-Doc-Name cannot be blank"
+
+
+class SchemaDocNameTooLong(BadRequest):
+    message = "Name of the Schema Doc cannot be above 32 characters"
+
+
+class InvalidSchemaDocName(BadRequest):
+    message = "X-Schema-Doc-Name must be printable characters"
+
+
+class BlankSchemaDoc(BadRequest):
+    message = "Schema Doc cannot be blank"
+
+
+class InvalidSchemaDoc(BadRequest):
+    """The body is JSON but not a JSON Schema this API can apply (jsonschema's check_schema)."""
+
+    template = "Schema Doc is not a valid JSON Schema: {reason}"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.message = self.template.format(reason=reason)
+        super().__init__()
+
+
+class SchemaDocTooLarge(BinvaultError):
+    status = 413
+    template = "Schema Doc size exceeds the limit of {limit} bytes"
+
+    def __init__(self, limit: int) -> None:
+        self.message = self.template.format(limit=limit)
+        super().__init__()
+
+
+class SchemaDocValidationMismatch(BadRequest):
+    """A record the collection's schema doc refuses; the body also names the schema doc."""
+
+    template = "Schema Doc Validation Mismatch: {error}"
+
+    def __init__(self, error: str, schema_doc_id: str, schema_doc_name: str) -> None:
+        self.error = error
+        self.message = self.template.format(error=error)
+        self.schema_doc_id = schema_doc_id
+        self.schema_doc_name = schema_doc_name
+        super().__init__()
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {"schemaDocId": self.schema_doc_id, "schemaDocName": self.schema_doc_name}

@@ -36,6 +36,10 @@ Timestamp = Annotated[
 BinName = Annotated[str, Field(min_length=1, max_length=128, description="The name given at creation.")]
 # Omitted when absent, never null: SkipJsonSchema keeps `null` out of the schema.
 OptionalName = BinName | SkipJsonSchema[None]
+FiledIn = Annotated[
+    str, Field(pattern=BIN_ID_PATTERN, description="The collection the bin is filed in (absent: uncategorized).")
+]
+OptionalCollection = FiledIn | SkipJsonSchema[None]
 
 _ANY_RECORD = {
     "description": "The bin's content: any JSON object or array.",
@@ -73,9 +77,20 @@ class _Body(BaseModel):
 
 
 class ErrorBody(_Body):
-    """Every error answer: exactly one human-readable message, never a stack trace."""
+    """Every error answer: one human-readable message, never a stack trace (a schema doc
+    mismatch also names the schema doc)."""
 
     message: str
+    schemaDocId: (
+        Annotated[
+            str, Field(description="`Schema Doc Validation Mismatch` only: the schema doc that refused the record.")
+        ]
+        | SkipJsonSchema[None]
+    ) = None
+    schemaDocName: (
+        Annotated[str, Field(description="`Schema Doc Validation Mismatch` only: that schema doc's name.")]
+        | SkipJsonSchema[None]
+    ) = None
 
 
 class CreatedMetadata(_Body):
@@ -83,6 +98,7 @@ class CreatedMetadata(_Body):
     createdAt: Timestamp
     private: bool
     name: OptionalName = None
+    collectionId: OptionalCollection = None
 
 
 class CreateResponse(_Body):
@@ -122,6 +138,7 @@ class ReadMetadata(_Body):
     private: bool
     createdAt: Timestamp
     name: OptionalName = None
+    collectionId: OptionalCollection = None
     version: ReadVersion | SkipJsonSchema[None] = None
 
 
@@ -271,3 +288,104 @@ class DeletedAccessKeyMetadata(_Body):
 class DeleteAccessKeyResponse(_Body):
     metadata: DeletedAccessKeyMetadata
     message: Literal["Access Key deleted successfully"]
+
+
+# ---- collections and listing bins ----------------------------------------------------------
+
+CollectionName = Annotated[str, Field(min_length=1, max_length=32, description="The X-Collection-Name given.")]
+SchemaDocName = Annotated[str, Field(min_length=1, max_length=32, description="The X-Schema-Doc-Name given.")]
+
+
+class CollectionMetadata(_Body):
+    createdAt: Timestamp
+    name: CollectionName
+
+
+class CreateCollectionResponse(_Body):
+    record: Annotated[str, Field(pattern=BIN_ID_PATTERN, description="The new collection's id.")]
+    metadata: CollectionMetadata
+
+
+class NamedCollection(_Body):
+    name: CollectionName
+
+
+class RenameCollectionResponse(_Body):
+    record: BinId
+    metadata: NamedCollection
+
+
+class ListedCollection(_Body):
+    record: BinId
+    collectionMeta: NamedCollection
+    schemaDocId: Annotated[str | None, Field(description="The attached schema doc's id, `null` when none.")]
+    createdAt: Timestamp
+
+
+class CollectionList(RootModel[list[ListedCollection]]):
+    """The account's collections, oldest first."""
+
+    root: list[ListedCollection]
+
+
+class CollectionIdentity(_Body):
+    id: BinId
+    createdAt: Timestamp
+
+
+class SchemaDocAttachment(_Body):
+    collectionName: CollectionName
+    schemaDocId: Annotated[
+        str | None, Field(description="The schema doc attached, or detached (`null`: none was attached).")
+    ]
+    metadata: CollectionIdentity
+
+
+class SnippetMeta(_Body):
+    name: OptionalName = None
+
+
+class ListedBin(_Body):
+    snippetMeta: Annotated[SnippetMeta, Field(description='`{"name"}` when the bin is named, else `{}`.')]
+    private: bool
+    record: Annotated[str, Field(pattern=BIN_ID_PATTERN, description="The bin's id (never its content).")]
+    createdAt: Timestamp
+
+
+class BinPage(RootModel[list[ListedBin]]):
+    """Up to 10 bins in creation order; `[]` past the end."""
+
+    root: Annotated[list[ListedBin], Field(max_length=10)]
+
+
+# ---- schema docs ----------------------------------------------------------------------------
+
+
+class SchemaInput(RootModel[dict[str, Any]]):
+    """A JSON Schema."""
+
+    root: Annotated[
+        dict[str, Any],
+        WithJsonSchema(
+            {
+                "description": (
+                    "A JSON Schema object (draft 4, 6, 7, 2019-09 or 2020-12 by `$schema`; Draft 6 without one), "
+                    "at most 102400 bytes. `{}` or an empty body answers 400 `Schema Doc cannot be blank` "
+                    "(on `PUT /s/{schemaDocId}` with X-Schema-Doc-Name, `{}` renames only)."
+                ),
+                "type": "object",
+                "examples": [{"type": "object", "required": ["username"]}],
+            }
+        ),
+    ]
+
+
+class SchemaDocMetadata(_Body):
+    id: BinId
+    name: SchemaDocName
+    createdAt: Timestamp
+
+
+class SchemaDocResponse(_Body):
+    record: Annotated[dict[str, Any], Field(description="The JSON Schema.")]
+    metadata: SchemaDocMetadata

@@ -39,8 +39,11 @@ from binvault_docs.models import (
     BIN_ID_PATTERN,
     EXAMPLE_BIN_ID,
     AccessKeyList,
+    BinPage,
+    CollectionList,
     CountResponse,
     CreateAccessKeyResponse,
+    CreateCollectionResponse,
     CreateResponse,
     DeleteAccessKeyResponse,
     DeleteBinResponse,
@@ -50,7 +53,11 @@ from binvault_docs.models import (
     PrivacyResponse,
     ReadBody,
     RecordInput,
+    RenameCollectionResponse,
     RenameResponse,
+    SchemaDocAttachment,
+    SchemaDocResponse,
+    SchemaInput,
     UpdateResponse,
 )
 
@@ -94,6 +101,9 @@ TEMPLATE_FIELDS: dict[str, tuple[str, str]] = {
     "name": ("X-Bin-Meta", r"[A-Za-z-]+"),
     "permission": ("read", r"(create|read|update|delete)"),
     "max_access_keys": ("4", r"[0-9]+"),
+    "max_collections": ("10", r"[0-9]+"),
+    "reason": ("$.type: 'foo' is not valid under any of the given schemas", r".+"),
+    "error": ("'username' is a required property", r".+"),
 }
 
 
@@ -277,6 +287,39 @@ PATH_PARAMETERS: dict[str, Any] = {
             examples=["1"],
         ),
     ],
+    "collection_id": Annotated[
+        str,
+        Path(
+            pattern=r"^([0-9a-f]{24}|uncategorized)$",
+            description=(
+                "The collection's id (`record` of `POST /c`): 24 lowercase hex characters; anything else answers "
+                f"400 `{errors.InvalidCollectionId.message}`. The listing routes also take `uncategorized`."
+            ),
+            examples=[EXAMPLE_BIN_ID],
+        ),
+    ],
+    "last_bin_id": Annotated[
+        str,
+        Path(
+            pattern=BIN_ID_PATTERN,
+            description=(
+                "The last bin of the previous page (the cursor): 24 lowercase hex characters; a malformed id, or "
+                f"a bin not in this listing, answers 400 `{errors.InvalidBinId.message}`."
+            ),
+            examples=[EXAMPLE_BIN_ID],
+        ),
+    ],
+    "schema_doc_id": Annotated[
+        str,
+        Path(
+            pattern=BIN_ID_PATTERN,
+            description=(
+                "The schema doc's id (`metadata.id` of `POST /s`): 24 lowercase hex characters; anything else "
+                f"answers 400 `{errors.InvalidSchemaDocId.message}`."
+            ),
+            examples=[EXAMPLE_BIN_ID],
+        ),
+    ],
     "access_key_id": Annotated[
         str,
         Path(
@@ -396,6 +439,62 @@ HEADER_PARAMETERS |= {
         ),
     ],
 }
+HEADER_PARAMETERS |= {
+    "X-Collection-Id": Annotated[
+        str | None,
+        Header(
+            alias="X-Collection-Id",
+            pattern=BIN_ID_PATTERN,
+            description=(
+                "Files the new bin in this collection of the account's (its metadata then shows `collectionId`); "
+                f"anything else answers 400 `{errors.InvalidCollectionId.message}`. When the collection has a "
+                "schema doc, the record must pass it."
+            ),
+        ),
+    ],
+    "X-Collection-Name": Annotated[
+        str | None,
+        Header(
+            alias="X-Collection-Name",
+            min_length=1,
+            max_length=32,
+            description="The collection's name, 1 to 32 printable characters (required).",
+        ),
+    ],
+    "X-Schema-Doc-Id": Annotated[
+        str | None,
+        Header(
+            alias="X-Schema-Doc-Id",
+            pattern=BIN_ID_PATTERN,
+            description=(
+                "A schema doc of the account's: required to attach; optional to detach (then it must be the "
+                "attached one)."
+            ),
+        ),
+    ],
+    "X-Schema-Doc-Name": Annotated[
+        str | None,
+        Header(
+            alias="X-Schema-Doc-Name",
+            min_length=1,
+            max_length=32,
+            description=(
+                "The schema doc's name, 1 to 32 printable characters: required to create and rename, optional "
+                "on `PUT /s/{schemaDocId}` (renames too)."
+            ),
+        ),
+    ],
+    "X-Sort-Order": Annotated[
+        Literal["ascending", "descending"] | None,
+        Header(
+            alias="X-Sort-Order",
+            description=(
+                "By creation time (ties by id): `ascending` or `descending` (default), case-insensitive; anything "
+                f"else answers 400 `{errors.InvalidSortOrder.message}`."
+            ),
+        ),
+    ],
+}
 QUERY_PARAMETERS: dict[str, Any] = {
     "meta": Annotated[
         Flag | None,
@@ -405,6 +504,7 @@ QUERY_PARAMETERS: dict[str, Any] = {
 REQUEST_BODIES: dict[str, Any] = {
     "record": Annotated[RecordInput, Body(media_type="application/json")],
     "permissions": Annotated[PermissionsInput, Body(media_type="application/json")],
+    "schema": Annotated[SchemaInput, Body(media_type="application/json")],
 }
 
 # ---- each route's 200 ---------------------------------------------------------------------
@@ -423,6 +523,19 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "createAccessKey": CreateAccessKeyResponse,
     "listAccessKeys": AccessKeyList,
     "deleteAccessKey": DeleteAccessKeyResponse,
+    "createCollection": CreateCollectionResponse,
+    "listCollections": CollectionList,
+    "renameCollection": RenameCollectionResponse,
+    "attachSchemaDoc": SchemaDocAttachment,
+    "detachSchemaDoc": SchemaDocAttachment,
+    "listCollectionBins": BinPage,
+    "listCollectionBinsAfter": BinPage,
+    "listUncategorizedBins": BinPage,
+    "listUncategorizedBinsAfter": BinPage,
+    "createSchemaDoc": SchemaDocResponse,
+    "readSchemaDoc": SchemaDocResponse,
+    "updateSchemaDoc": SchemaDocResponse,
+    "renameSchemaDoc": SchemaDocResponse,
 }
 
 
@@ -672,7 +785,7 @@ def build() -> dict[str, Any]:
                 }
             ),
         },
-        tags=["Bins", "Versions", "Access Keys"],
+        tags=["Bins", "Versions", "Access Keys", "Collections", "Schema Docs"],
     )
     document = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     # The table's order (the dict keeps the first occurrence of a path served by two methods).

@@ -45,6 +45,20 @@ CONTRACT_ROUTES = {
     ("POST", "/a"),
     ("GET", "/a"),
     ("DELETE", "/a/{accessKeyId}"),
+    # issue 15: collections, listing bins, schema docs
+    ("POST", "/c"),
+    ("GET", "/c"),
+    ("PUT", "/c/{collectionId}/meta/name"),
+    ("PUT", "/c/{collectionId}/schemadoc/add"),
+    ("PUT", "/c/{collectionId}/schemadoc/remove"),
+    ("GET", "/c/{collectionId}/bins"),
+    ("GET", "/c/{collectionId}/bins/{lastBinId}"),
+    ("GET", "/c/uncategorized/bins"),
+    ("GET", "/c/uncategorized/bins/{lastBinId}"),
+    ("POST", "/s"),
+    ("GET", "/s/{schemaDocId}"),
+    ("PUT", "/s/{schemaDocId}"),
+    ("PUT", "/s/{schemaDocId}/meta/name"),
 }
 
 QUOTA = "Requests exhausted. Buy additional requests at https://binvault.example/pricing"
@@ -89,11 +103,19 @@ WRITES = {
     422: [errors.IdempotencyKeyReused.message],
 }
 STALE = {412: [errors.PreconditionFailed.message]}
+MISMATCH = "Schema Doc Validation Mismatch: 'username' is a required property"
 
 # (method, path) -> status -> the exact messages the document must list for it.
 EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
     ("POST", "/b"): {
-        400: [*RECORD, "X-Bin-Private must be true or false", BIN_NAME, IDEMPOTENCY_KEY],
+        400: [
+            *RECORD,
+            "X-Bin-Private must be true or false",
+            BIN_NAME,
+            IDEMPOTENCY_KEY,
+            "Invalid Collection Id provided",
+            MISMATCH,
+        ],
         **access_key("create"),
         **WRITES,
     },
@@ -104,6 +126,7 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
             "X-Bin-Versioning must be true or false",
             IDEMPOTENCY_KEY,
             IF_MATCH,
+            MISMATCH,
         ],
         **named_bin("update"),
         **WRITES,
@@ -163,9 +186,45 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
         **master_only("You need to pass X-Master-Key in the header to delete the access key."),
         404: ["Access Key not found or it doesn't belong to your account"],
     },
+    ("GET", "/c/uncategorized/bins"): {400: ["X-Sort-Order must be ascending or descending", NO_BODY], **EVERYWHERE},
+    ("GET", "/c/{collectionId}/bins/{lastBinId}"): {
+        400: [
+            "Invalid Collection Id provided",
+            errors.InvalidBinId.message,
+            "X-Sort-Order must be ascending or descending",
+            NO_BODY,
+        ],
+        **EVERYWHERE,
+        404: ["Collection not found"],
+    },
+    ("POST", "/s"): {
+        400: [
+            "You need to pass Content-Type set to application/json",
+            "Schema Doc cannot be blank",
+            "Invalid JSON body",
+            "Schema Doc is not a valid JSON Schema: $.type: 'foo' is not valid under any of the given schemas",
+            "You need to pass X-Schema-Doc-Name header to set a name for the Schema Doc",
+            "X-Schema-Doc-Name cannot be blank",
+            "Name of the Schema Doc cannot be above 32 characters",
+            "X-Schema-Doc-Name must be printable characters",
+        ],
+        **EVERYWHERE,
+        413: ["Schema Doc size exceeds the limit of 102400 bytes", "Request body too large"],
+    },
+    ("PUT", "/c/{collectionId}/schemadoc/add"): {
+        400: [
+            "Invalid Collection Id provided",
+            "You need to pass X-Schema-Doc-Id in the header",
+            "Invalid Schema Id provided",
+        ],
+        **EVERYWHERE,
+        404: ["Collection not found"],
+    },
 }
 # Beyond the errors: what every 200 must say.
-ETAG_ON_200 = {route for route in CONTRACT_ROUTES if route != ("DELETE", BIN) and not route[1].startswith("/a")}
+ETAG_ON_200 = {
+    route for route in CONTRACT_ROUTES if route != ("DELETE", BIN) and not route[1].startswith(("/a", "/c", "/s"))
+}
 
 
 @pytest.fixture(scope="module")
@@ -270,9 +329,13 @@ def test_specialised_routes_are_served_by_the_route_they_name() -> None:
 
     bin_id = "0123456789abcdef01234567"
     specialised = [route for route in ROUTES if route.served_by is not None]
-    assert [route.operation_id for route in specialised] == ["readLatest"]
+    assert [route.operation_id for route in specialised] == [
+        "readLatest",
+        "listUncategorizedBins",
+        "listUncategorizedBinsAfter",
+    ]
     for route in specialised:
-        concrete = route.rule.replace("<bin_id>", bin_id)
+        concrete = route.rule.replace("<bin_id>", bin_id).replace("<last_bin_id>", bin_id)
         serving = [r for r in app._static_routes + app._dynamic_routes if r.rule.fullmatch(concrete)]
         served_by = BY_OPERATION[route.served_by or ""]
         assert [(r.method, r.path) for r in serving if r.method == route.method] == [(served_by.method, served_by.rule)]
@@ -303,10 +366,18 @@ def test_each_route_documents_its_statuses_and_exact_messages(document: dict[str
 
 
 def test_error_body_is_exactly_one_message(document: dict[str, Any]) -> None:
+    mismatch_only = "`Schema Doc Validation Mismatch` only: "
     assert document["components"]["schemas"]["ErrorBody"] == {
         "additionalProperties": False,
-        "description": "Every error answer: exactly one human-readable message, never a stack trace.",
-        "properties": {"message": {"type": "string"}},
+        "description": (
+            "Every error answer: one human-readable message, never a stack trace (a schema doc\n"
+            "mismatch also names the schema doc)."
+        ),
+        "properties": {
+            "message": {"type": "string"},
+            "schemaDocId": {"type": "string", "description": mismatch_only + "the schema doc that refused the record."},
+            "schemaDocName": {"type": "string", "description": mismatch_only + "that schema doc's name."},
+        },
         "required": ["message"],
         "title": "ErrorBody",
         "type": "object",
@@ -331,7 +402,7 @@ def test_headers_and_security_are_documented(document: dict[str, Any]) -> None:
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Access-Key")
     ops = operations(document)
     for route, operation in ops.items():
-        master_only = route[1].startswith("/a") or "/meta/" in route[1]
+        master_only = route[1].startswith(("/a", "/c", "/s")) or "/meta/" in route[1]
         reads = route[0] == "GET" and not master_only
         expected = [{"masterKey": []}] + ([] if master_only else [{"accessKey": []}]) + ([{}] if reads else [])
         assert operation["security"] == expected, route
@@ -339,7 +410,13 @@ def test_headers_and_security_are_documented(document: dict[str, Any]) -> None:
         route: {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         for route, operation in ops.items()
     }
-    assert headers[("POST", "/b")] == {"X-Bin-Private", "X-Bin-Name", "Idempotency-Key", "X-Access-Key"}
+    assert headers[("POST", "/b")] == {
+        "X-Bin-Private",
+        "X-Bin-Name",
+        "X-Collection-Id",
+        "Idempotency-Key",
+        "X-Access-Key",
+    }
     assert headers[("PUT", BIN)] == {"X-Bin-Versioning", "If-Match", "Idempotency-Key", "X-Access-Key"}
     assert headers[("DELETE", f"{BIN}/versions")] == {"X-Preserve-Latest", "If-Match", "X-Access-Key"}
     assert headers[("DELETE", BIN)] == {"If-Match", "X-Access-Key"}
@@ -428,6 +505,11 @@ REQUIRED_HEADERS = {
     "renameBin": {"X-Bin-Name": "a name"},
     "setBinPrivacy": {"X-Bin-Private": "true"},
     "createAccessKey": {"X-Key-Name": "a key"},
+    "createCollection": {"X-Collection-Name": "a collection"},
+    "renameCollection": {"X-Collection-Name": "a collection"},
+    "attachSchemaDoc": {"X-Schema-Doc-Id": "0123456789abcdef01234567"},
+    "createSchemaDoc": {"X-Schema-Doc-Name": "a schema"},
+    "renameSchemaDoc": {"X-Schema-Doc-Name": "a schema"},
 }
 
 
@@ -440,6 +522,8 @@ def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -
 
     path = route.rule.replace("<bin_id>", "0123456789abcdef01234567").replace("<version>", "1")
     path = path.replace("<access_key_id>", "0123456789abcdef01234567")
+    for name in ("<collection_id>", "<last_bin_id>", "<schema_doc_id>"):
+        path = path.replace(name, "0123456789abcdef01234567")
     listed = {e.name for e in route.errors if isinstance(e, errors.InvalidFlag)}
     assert listed <= FLAGS
     for name in sorted(FLAGS):
@@ -447,7 +531,7 @@ def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -
         headers = {"Content-Type": "application/json", **REQUIRED_HEADERS.get(route.operation_id, {})}
         headers |= {} if name == "meta" else {name: "maybe"}
         query = {"meta": "maybe"} if name == "meta" else None
-        body = {"record": '{"a": 1}', "permissions": "{}", None: None}[route.body]
+        body = {"record": '{"a": 1}', "permissions": "{}", "schema": '{"type": "object"}', None: None}[route.body]
         reply = lambda_handler(rest_event(route.method, path, headers, body, query), LocalContext())
         answer = (reply["statusCode"], json.loads(reply["body"]))
         if name in listed:

@@ -78,6 +78,7 @@ def _bin_from_item(item: dict[str, Any]) -> Bin:
         generation=int(item["generation"]["N"]),
         version_count=int(item["versionCount"]["N"]),
         rev=int(item["rev"]["N"]),
+        collection_id=item["collectionId"]["S"] if "collectionId" in item else None,
     )
 
 
@@ -163,6 +164,8 @@ def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
     }
     if bin.name is not None:
         item["name"] = {"S": bin.name}
+    if bin.collection_id is not None:
+        item["collectionId"] = {"S": bin.collection_id}
     params = {"TableName": table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
     _write_base("Put", params, stamp, companions)
 
@@ -242,8 +245,11 @@ def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
     _write_base("Update", update, stamp)
 
 
-def set_meta(base: Bin, name: str | None = None, private: bool | None = None) -> None:
-    """Rename the bin or change its privacy: the base item only, no version, a new rev."""
+def set_meta(
+    base: Bin, name: str | None = None, private: bool | None = None, companions: Sequence[dict[str, Any]] = ()
+) -> None:
+    """Rename the bin or change its privacy: the base item (and ``companions``: its listing
+    item), no version, a new rev."""
     clauses: list[str] = []
     values: dict[str, Any] = {}
     names: dict[str, str] = {}
@@ -257,28 +263,39 @@ def set_meta(base: Bin, name: str | None = None, private: bool | None = None) ->
         names["#private"] = "private"
     update, stamp = _base_update(base, ", ".join(clauses), values)
     update["ExpressionAttributeNames"].update(names)
-    _write_base("Update", update, stamp)
+    _write_base("Update", update, stamp, companions)
 
 
-def delete_bin(base: Bin) -> None:
-    """Remove the base item; the stream's REMOVE record makes the purge delete every version.
+def delete_bin(base: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
+    """Remove the base item (and atomically with it the ``companions``: its listing item);
+    the stream's REMOVE record makes the purge delete every version.
 
     Exactly once without a stamp: a bin id is never reused, so a retry that finds the item
     gone found it gone by our own first attempt.
     """
     from botocore.exceptions import ClientError
 
+    delete = {
+        "TableName": table(),
+        "Key": keys.bin_key(base.id),
+        "ConditionExpression": _REV_MATCHES,
+        "ExpressionAttributeValues": {":rev": {"N": str(base.rev)}},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
     with _conflicts_retried():
         try:
-            dynamodb().delete_item(
-                TableName=table(),
-                Key=keys.bin_key(base.id),
-                ConditionExpression=_REV_MATCHES,
-                ExpressionAttributeValues={":rev": {"N": str(base.rev)}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            if companions:
+                dynamodb().transact_write_items(
+                    TransactItems=[{"Delete": delete}, *companions], ClientRequestToken=str(uuid.uuid4())
+                )
+            else:
+                dynamodb().delete_item(**delete)
         except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
+                gone = "Item" not in error.response
+            elif cancellation_codes(error)[:1] == ["ConditionalCheckFailed"]:
+                gone = "Item" not in (error.response.get("CancellationReasons") or [{}])[0]
+            else:
                 raise
-            if not (retried(error) and "Item" not in error.response):
+            if not (retried(error) and gone):
                 raise StaleWrite() from error

@@ -5,8 +5,19 @@
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
 - bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
                generation, versionCount, rev, purgeBelow? (set only by a cut-over),
-               w (the stamps of the last 16 writes, see dal.bins.Stamp)
+               w (the stamps of the last 16 writes, see dal.bins.Stamp), collectionId? (filed bins)
 - bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: record, createdAt, generation, version
+- listing:     pk ``LIST#<accountId>#<collectionId|uncategorized>``, sk ``<createdAt>#<binId>``:
+               binId, private, name?, createdAt. One per bin, written, rewritten and deleted in
+               the same transaction as the bin's base item (dal.listing): a page of a
+               collection's bins is one Query of its partition, in creation order
+- collection:  pk ``ACCOUNT#<accountId>``, sk ``COLL#<collectionId>``: name, createdAt,
+               schemaDocId?, rev, w (stamps, as a bin's). In the account's partition, so
+               another account's id is simply not found, and ``GET /c`` is one Query
+- collections: pk ``ACCOUNT#<accountId>``, sk ``COLLECTIONS``: count, the per-account limit's
+               counter, raised in the same transaction that puts a collection (dal.collections)
+- schema doc:  pk ``ACCOUNT#<accountId>``, sk ``SCHEMA#<schemaDocId>``: name, createdAt,
+               schema (its JSON text), rev, w (stamps)
 
 Generations and versions are zero-padded so that sort-key order is numeric order: every
 version of generations below ``g`` sorts below ``generation_floor(g)``, which is how the
@@ -22,6 +33,11 @@ ACCOUNT_SK = "ACCOUNT"
 KEY_SK = "KEY"
 BIN_SK = "BIN"
 VERSION_PREFIX = "V#"
+LIST_PREFIX = "LIST#"
+UNCATEGORIZED = "uncategorized"
+COLLECTION_PREFIX = "COLL#"
+COLLECTIONS_SK = "COLLECTIONS"
+SCHEMA_DOC_PREFIX = "SCHEMA#"
 
 Key = dict[str, dict[str, str]]
 
@@ -61,3 +77,28 @@ def generation_floor(generation: int) -> str:
 
 def bin_id_from_pk(pk: str) -> str:
     return pk.removeprefix(BIN_PREFIX)
+
+
+def listing_pk(account_id: str, collection_id: str | None) -> str:
+    return f"{LIST_PREFIX}{account_id}#{collection_id or UNCATEGORIZED}"
+
+
+def listing_sk(created_at: str, bin_id: str) -> str:
+    """Creation time first (ISO 8601 UTC sorts as time), ties broken by the bin id."""
+    return f"{created_at}#{bin_id}"
+
+
+def listing_key(account_id: str, collection_id: str | None, created_at: str, bin_id: str) -> Key:
+    return _key(listing_pk(account_id, collection_id), listing_sk(created_at, bin_id))
+
+
+def collection_key(account_id: str, collection_id: str) -> Key:
+    return _key(ACCOUNT_PREFIX + account_id, COLLECTION_PREFIX + collection_id)
+
+
+def collections_counter_key(account_id: str) -> Key:
+    return _key(ACCOUNT_PREFIX + account_id, COLLECTIONS_SK)
+
+
+def schema_doc_key(account_id: str, schema_doc_id: str) -> Key:
+    return _key(ACCOUNT_PREFIX + account_id, SCHEMA_DOC_PREFIX + schema_doc_id)

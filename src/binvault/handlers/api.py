@@ -31,7 +31,7 @@ from binvault.exceptions import (
 from binvault.handlers import routes
 from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
-from binvault.logic import access_keys, bins, inputs, jsonpath, versions
+from binvault.logic import access_keys, bins, collections, inputs, jsonpath, schema_docs, versions
 from binvault.models.bins import Credentials, Outcome
 from binvault.models.settings import get_settings
 
@@ -151,7 +151,9 @@ def create_bin() -> Response[str]:
     private = inputs.flag(header("X-Bin-Private"), "X-Bin-Private", True)
     name = inputs.bin_name(header("X-Bin-Name"))
     idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
-    return respond(bins.create_bin(credentials(), record, private, name, idempotency_key))
+    filed = header("X-Collection-Id")
+    collection_id = None if filed is None else collections.collection_id(filed.strip())
+    return respond(bins.create_bin(credentials(), record, private, name, idempotency_key, collection_id))
 
 
 @route("updateBin")
@@ -244,8 +246,10 @@ def delete_access_key(access_key_id: str) -> Response[str]:
 # ---- errors ----------------------------------------------------------------------------
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status, CONTENT_TYPE, json.dumps({"message": message}), headers or {})
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, fields: dict[str, str] | None = None
+) -> Response[str]:
+    return Response(status, CONTENT_TYPE, json.dumps({"message": message, **(fields or {})}), headers or {})
 
 
 @app.exception_handler(BinvaultError)
@@ -261,7 +265,7 @@ def domain_error_response(error: BinvaultError) -> Response[str]:
         logger.warning("request refused", extra={"status": error.status, "reason": type(error).__name__})
     else:
         logger.info("request refused", extra={"status": error.status, "reason": type(error).__name__})
-    return error_response(error.status, error.message, error.headers)
+    return error_response(error.status, error.message, error.headers, error.fields)
 
 
 @app.exception_handler(Exception)
@@ -308,3 +312,103 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Every DynamoDB attempt must end before the invocation would: past that, 503 at once.
     with invocation_deadline(context):
         return app.resolve(event, context)
+
+
+# ---- collections, listing bins, schema docs (master key only) ---------------------------------
+
+
+def schema_from_body(blank_allowed: bool = False) -> dict[str, Any]:
+    inputs.require_json_content_type(header("Content-Type"))
+    return schema_docs.schema_body(request_body(), blank_allowed)
+
+
+@route("createCollection")
+def create_collection() -> Response[str]:
+    # Any body is ignored: JSONBin's samples send {} (and no Content-Type).
+    name = collections.collection_name(header("X-Collection-Name"))
+    return respond(collections.create(credentials(), name))
+
+
+@route("listCollections")
+def list_collections() -> Response[str]:
+    no_body()
+    return respond(collections.list_collections(credentials()))
+
+
+@route("renameCollection")
+def rename_collection(collection_id: str) -> Response[str]:
+    collection_id = collections.collection_id(collection_id)
+    name = collections.collection_name(header("X-Collection-Name"))
+    return respond(collections.rename(credentials(), collection_id, name))
+
+
+@route("attachSchemaDoc")
+def attach_schema_doc(collection_id: str) -> Response[str]:
+    collection_id = collections.collection_id(collection_id)
+    schema_doc_id = collections.schema_doc_header(header("X-Schema-Doc-Id"), required=True)
+    assert schema_doc_id is not None
+    return respond(collections.attach(credentials(), collection_id, schema_doc_id))
+
+
+@route("detachSchemaDoc")
+def detach_schema_doc(collection_id: str) -> Response[str]:
+    collection_id = collections.collection_id(collection_id)
+    schema_doc_id = collections.schema_doc_header(header("X-Schema-Doc-Id"), required=False)
+    return respond(collections.detach(credentials(), collection_id, schema_doc_id))
+
+
+@route("listCollectionBins")
+def list_collection_bins(collection_id: str) -> Response[str]:
+    listed = collections.listed_collection(collection_id)
+    ascending = collections.sort_ascending(header("X-Sort-Order"))
+    no_body()
+    return respond(collections.list_bins(credentials(), listed, ascending))
+
+
+@route("listCollectionBinsAfter")
+def list_collection_bins_after(collection_id: str, last_bin_id: str) -> Response[str]:
+    listed = collections.listed_collection(collection_id)
+    last_bin_id = inputs.bin_id(last_bin_id)
+    ascending = collections.sort_ascending(header("X-Sort-Order"))
+    no_body()
+    return respond(collections.list_bins(credentials(), listed, ascending, last_bin_id))
+
+
+@route("createSchemaDoc")
+def create_schema_doc() -> Response[str]:
+    schema = schema_from_body()
+    name = schema_docs.doc_name(header("X-Schema-Doc-Name"))
+    return respond(schema_docs.create(credentials(), name, schema))
+
+
+@route("readSchemaDoc")
+def read_schema_doc(schema_doc_id: str) -> Response[str]:
+    schema_doc_id = schema_docs.schema_doc_id(schema_doc_id)
+    no_body()
+    return respond(schema_docs.read(credentials(), schema_doc_id))
+
+
+@route("updateSchemaDoc")
+def update_schema_doc(schema_doc_id: str) -> Response[str]:
+    schema_doc_id = schema_docs.schema_doc_id(schema_doc_id)
+    name = schema_docs.optional_doc_name(header("X-Schema-Doc-Name"))
+    schema = schema_from_body(blank_allowed=name is not None)
+    # {} with X-Schema-Doc-Name renames only: JSONBin's rename samples send exactly that.
+    return respond(schema_docs.update(credentials(), schema_doc_id, None if schema == {} else schema, name))
+
+
+@route("renameSchemaDoc")
+def rename_schema_doc(schema_doc_id: str) -> Response[str]:
+    # Any body is ignored, as on the other rename routes.
+    schema_doc_id = schema_docs.schema_doc_id(schema_doc_id)
+    name = schema_docs.doc_name(header("X-Schema-Doc-Name"))
+    return respond(schema_docs.update(credentials(), schema_doc_id, None, name))
+
+
+PATH_PARAMETERS.update(
+    {
+        "collection_id": collections.listed_collection,
+        "last_bin_id": inputs.bin_id,
+        "schema_doc_id": schema_docs.schema_doc_id,
+    }
+)

@@ -31,6 +31,11 @@ from binvault.exceptions import (
     BinNotFound,
     BinvaultError,
     BlankBin,
+    BlankCollectionName,
+    BlankSchemaDoc,
+    BlankSchemaDocName,
+    CollectionNameTooLong,
+    CollectionNotFound,
     GatewayPayloadTooLarge,
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -41,27 +46,41 @@ from binvault.exceptions import (
     InvalidBinId,
     InvalidBinName,
     InvalidBinNameToRename,
+    InvalidCollectionId,
+    InvalidCollectionName,
     InvalidFlag,
     InvalidIdempotencyKey,
     InvalidIfMatch,
     InvalidJson,
     InvalidJsonPath,
     InvalidMasterKey,
+    InvalidSchemaDoc,
+    InvalidSchemaDocId,
+    InvalidSchemaDocName,
+    InvalidSortOrder,
     InvalidVersion,
     MissingAccessKeyName,
     MissingBinNameToRename,
     MissingBinPrivacy,
+    MissingCollectionName,
     MissingContentType,
     MissingMasterKey,
     MissingMasterKeyToDeleteAccessKey,
     MissingMasterKeyToListAccessKeys,
+    MissingSchemaDocId,
+    MissingSchemaDocName,
     NotARecord,
     PayloadTooLarge,
     PreconditionFailed,
     QuotaExhausted,
+    SchemaDocNameTooLong,
+    SchemaDocNotFound,
+    SchemaDocTooLarge,
+    SchemaDocValidationMismatch,
     ServiceUnavailable,
     Throttled,
     TooManyAccessKeys,
+    TooManyCollections,
     UnexpectedBody,
     VersionNotFound,
 )
@@ -82,6 +101,11 @@ REQUEST_HEADERS = (
     "X-Preserve-Latest",
     "If-Match",
     "Idempotency-Key",
+    "X-Collection-Id",
+    "X-Collection-Name",
+    "X-Schema-Doc-Id",
+    "X-Schema-Doc-Name",
+    "X-Sort-Order",
 )
 
 # An error a route can answer: an exception class (its message is fixed, or a template
@@ -124,6 +148,22 @@ RECORD: tuple[Error, ...] = (MissingContentType, BlankBin, InvalidJson, NotAReco
 WRITE: tuple[Error, ...] = (IdempotencyInProgress, PayloadTooLarge, GatewayPayloadTooLarge, IdempotencyKeyReused)
 READ: tuple[Error, ...] = (UnexpectedBody, InvalidFlag("X-Bin-Meta"), InvalidFlag("meta"), InvalidJsonPath)
 READ_HEADERS = ("X-Bin-Meta", "X-JSON-Path", "X-Access-Key")
+# A record filed in a collection whose schema doc refuses it (the message names the first error).
+MISMATCH = SchemaDocValidationMismatch
+COLLECTION_NAME: tuple[Error, ...] = (
+    MissingCollectionName,
+    BlankCollectionName,
+    CollectionNameTooLong,
+    InvalidCollectionName,
+)
+SCHEMA_DOC_NAME: tuple[Error, ...] = (
+    MissingSchemaDocName,
+    BlankSchemaDocName,
+    SchemaDocNameTooLong,
+    InvalidSchemaDocName,
+)
+SCHEMA_DOC_BODY: tuple[Error, ...] = (MissingContentType, BlankSchemaDoc, InvalidJson, InvalidSchemaDoc)
+LISTING: tuple[Error, ...] = (InvalidSortOrder, UnexpectedBody)
 
 
 @dataclass(frozen=True)
@@ -143,11 +183,11 @@ class Route:
     method: str
     rule: str
     summary: str
-    tag: Literal["Bins", "Versions", "Access Keys"]
+    tag: Literal["Bins", "Versions", "Access Keys", "Collections", "Schema Docs"]
     answer: str  # what the 200 means
     description: str = ""
     key: Literal["required", "optional"] = "required"  # optional: public bins are readable without one
-    body: Literal["record", "permissions"] | None = None
+    body: Literal["record", "permissions", "schema"] | None = None
     headers: tuple[str, ...] = ()
     query: tuple[str, ...] = ()
     errors: tuple[Error, ...] = ()
@@ -174,14 +214,19 @@ ROUTES: tuple[Route, ...] = (
         "Create a bin",
         "Bins",
         "The bin was created.",
-        description="Stores the request body as a new bin owned by the key's account.",
+        description=(
+            "Stores the request body as a new bin owned by the key's account. `X-Collection-Id` files it in "
+            "one of the account's collections; when the collection has a schema doc, the record must pass it."
+        ),
         body="record",
-        headers=("X-Bin-Private", "X-Bin-Name", "Idempotency-Key", "X-Access-Key"),
+        headers=("X-Bin-Private", "X-Bin-Name", "X-Collection-Id", "Idempotency-Key", "X-Access-Key"),
         errors=(
             *RECORD,
             InvalidFlag("X-Bin-Private"),
             InvalidBinName,
             InvalidIdempotencyKey,
+            InvalidCollectionId,
+            MISMATCH,
             *with_access_key("create"),
             *WRITE,
         ),
@@ -198,7 +243,8 @@ ROUTES: tuple[Route, ...] = (
             "With `X-Bin-Versioning: true`, appends the record as version n+1 and makes it the latest. "
             "Otherwise replaces the current latest record in place (the newest version, or the base "
             "record when there is none). At MAX_VERSIONS (default 1000) a versioned update is stored "
-            "in place and `metadata.versioning` is `false`."
+            "in place and `metadata.versioning` is `false`. A bin filed in a collection with a schema doc "
+            "must pass it."
         ),
         body="record",
         headers=("X-Bin-Versioning", "If-Match", "Idempotency-Key", "X-Access-Key"),
@@ -208,6 +254,7 @@ ROUTES: tuple[Route, ...] = (
             InvalidFlag("X-Bin-Versioning"),
             InvalidIdempotencyKey,
             InvalidIfMatch,
+            MISMATCH,
             *with_access_key("update"),
             BinNotFound,
             PreconditionFailed,
@@ -413,6 +460,189 @@ ROUTES: tuple[Route, ...] = (
         "Access Keys",
         "The access key was deleted; its next request answers 401.",
         errors=(InvalidAccessKeyId, UnexpectedBody, *master_only(MissingMasterKeyToDeleteAccessKey), AccessKeyNotFound),
+        etag=False,
+    ),
+    Route(
+        "createCollection",
+        "POST",
+        "/c",
+        "Create a collection",
+        "Collections",
+        "The collection was created; `record` is its id.",
+        description=(
+            "`X-Collection-Name` (1 to 32 characters) names it. At most MAX_COLLECTIONS (default 10) per "
+            "account. Any request body is ignored (JSONBin's samples send `{}`)."
+        ),
+        headers=("X-Collection-Name",),
+        errors=(*COLLECTION_NAME, *AUTHENTICATED[:2], TooManyCollections, *AUTHENTICATED[2:]),
+        etag=False,
+    ),
+    Route(
+        "listCollections",
+        "GET",
+        "/c",
+        "List the collections",
+        "Collections",
+        "The account's collections, oldest first.",
+        errors=(UnexpectedBody, *AUTHENTICATED),
+        etag=False,
+    ),
+    Route(
+        "renameCollection",
+        "PUT",
+        "/c/<collection_id>/meta/name",
+        "Rename a collection",
+        "Collections",
+        "The collection was renamed.",
+        description="Any request body is ignored (JSONBin's samples send `{}`).",
+        headers=("X-Collection-Name",),
+        errors=(InvalidCollectionId, *COLLECTION_NAME, *AUTHENTICATED, CollectionNotFound),
+        etag=False,
+    ),
+    Route(
+        "attachSchemaDoc",
+        "PUT",
+        "/c/<collection_id>/schemadoc/add",
+        "Attach a schema doc to a collection",
+        "Collections",
+        "The schema doc was attached (replacing any other).",
+        description=(
+            "From now on every bin created in the collection, and every update of one, must pass the schema "
+            "doc. Bins already stored are not validated. Any request body is ignored."
+        ),
+        headers=("X-Schema-Doc-Id",),
+        errors=(InvalidCollectionId, MissingSchemaDocId, InvalidSchemaDocId, *AUTHENTICATED, CollectionNotFound),
+        etag=False,
+    ),
+    Route(
+        "detachSchemaDoc",
+        "PUT",
+        "/c/<collection_id>/schemadoc/remove",
+        "Detach the schema doc of a collection",
+        "Collections",
+        "The schema doc was detached; `schemaDocId` is the one detached (`null` when none was attached).",
+        description=(
+            "`X-Schema-Doc-Id` is optional; when sent it must be the attached schema doc. Any request body is ignored."
+        ),
+        headers=("X-Schema-Doc-Id",),
+        errors=(InvalidCollectionId, InvalidSchemaDocId, *AUTHENTICATED, CollectionNotFound),
+        etag=False,
+    ),
+    Route(
+        "listCollectionBins",
+        "GET",
+        "/c/<collection_id>/bins",
+        "List a collection's bins (first page)",
+        "Collections",
+        "Up to 10 bins (metadata only), newest first unless `X-Sort-Order: ascending`; `[]` when there are none.",
+        description=(
+            "`uncategorized` in place of the id lists the bins in no collection "
+            "(`/c/uncategorized/bins`). The next page is `/c/{collectionId}/bins/{lastBinId}`."
+        ),
+        headers=("X-Sort-Order",),
+        errors=(InvalidCollectionId, *LISTING, *AUTHENTICATED, CollectionNotFound),
+        etag=False,
+    ),
+    Route(
+        "listCollectionBinsAfter",
+        "GET",
+        "/c/<collection_id>/bins/<last_bin_id>",
+        "List a collection's bins (next page)",
+        "Collections",
+        "Up to 10 bins strictly after `lastBinId` in the requested order; `[]` at the end.",
+        description=(
+            "`lastBinId` is the last bin of the previous page; a bin that is not in this listing (another "
+            "collection's, deleted since, another account's) answers 400."
+        ),
+        headers=("X-Sort-Order",),
+        errors=(InvalidCollectionId, InvalidBinId, *LISTING, *AUTHENTICATED, CollectionNotFound),
+        etag=False,
+    ),
+    Route(
+        "listUncategorizedBins",
+        "GET",
+        "/c/uncategorized/bins",
+        "List the bins in no collection (first page)",
+        "Collections",
+        "Up to 10 bins (metadata only), newest first unless `X-Sort-Order: ascending`; `[]` when there are none.",
+        headers=("X-Sort-Order",),
+        errors=(*LISTING, *AUTHENTICATED),
+        etag=False,
+        served_by="listCollectionBins",
+    ),
+    Route(
+        "listUncategorizedBinsAfter",
+        "GET",
+        "/c/uncategorized/bins/<last_bin_id>",
+        "List the bins in no collection (next page)",
+        "Collections",
+        "Up to 10 bins strictly after `lastBinId` in the requested order; `[]` at the end.",
+        headers=("X-Sort-Order",),
+        errors=(InvalidBinId, *LISTING, *AUTHENTICATED),
+        etag=False,
+        served_by="listCollectionBinsAfter",
+    ),
+    Route(
+        "createSchemaDoc",
+        "POST",
+        "/s",
+        "Create a schema doc",
+        "Schema Docs",
+        "The schema doc was created; `metadata.id` is its id.",
+        description=(
+            "The body is a JSON Schema (draft 4, 6, 7, 2019-09 or 2020-12 by its `$schema`; Draft 6 without "
+            "one), at most 102400 bytes. `X-Schema-Doc-Name` (1 to 32 characters) names it."
+        ),
+        body="schema",
+        headers=("X-Schema-Doc-Name",),
+        errors=(*SCHEMA_DOC_BODY, *SCHEMA_DOC_NAME, *AUTHENTICATED, SchemaDocTooLarge, GatewayPayloadTooLarge),
+        etag=False,
+    ),
+    Route(
+        "readSchemaDoc",
+        "GET",
+        "/s/<schema_doc_id>",
+        "Read a schema doc",
+        "Schema Docs",
+        "The schema doc.",
+        errors=(InvalidSchemaDocId, UnexpectedBody, *AUTHENTICATED, SchemaDocNotFound),
+        etag=False,
+    ),
+    Route(
+        "updateSchemaDoc",
+        "PUT",
+        "/s/<schema_doc_id>",
+        "Update a schema doc",
+        "Schema Docs",
+        "The schema doc as it is now.",
+        description=(
+            "Replaces the schema; an `X-Schema-Doc-Name` renames it too. A body of exactly `{}` with "
+            "`X-Schema-Doc-Name` only renames (JSONBin's rename samples send that), keeping the schema. "
+            "Bins already stored are not validated again."
+        ),
+        body="schema",
+        headers=("X-Schema-Doc-Name",),
+        errors=(
+            InvalidSchemaDocId,
+            *SCHEMA_DOC_BODY,
+            *SCHEMA_DOC_NAME[1:],
+            *AUTHENTICATED,
+            SchemaDocNotFound,
+            SchemaDocTooLarge,
+            GatewayPayloadTooLarge,
+        ),
+        etag=False,
+    ),
+    Route(
+        "renameSchemaDoc",
+        "PUT",
+        "/s/<schema_doc_id>/meta/name",
+        "Rename a schema doc",
+        "Schema Docs",
+        "The schema doc as it is now.",
+        description="Any request body is ignored.",
+        headers=("X-Schema-Doc-Name",),
+        errors=(InvalidSchemaDocId, *SCHEMA_DOC_NAME, *AUTHENTICATED, SchemaDocNotFound),
         etag=False,
     ),
 )

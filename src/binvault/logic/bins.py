@@ -6,6 +6,7 @@ Plain functions: no HTTP, no boto3. Each takes validated input and returns an Ou
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from binvault.dal import bins, records
+from binvault.dal import bins, listing, records
 from binvault.exceptions import (
     BinNotFound,
     MissingMasterKey,
@@ -24,7 +25,7 @@ from binvault.exceptions import (
     VersionNotFound,
     WriteConflict,
 )
-from binvault.logic import idempotency, jsonpath, quota
+from binvault.logic import idempotency, jsonpath, quota, schema_docs
 from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
 from binvault.models.bins import Bin, Charging, Credentials, Outcome, etag_for
@@ -70,6 +71,11 @@ def _authenticated_read(credentials: Credentials, bin_id: str, permission: str) 
         future.cancel()
         raise
     return account_id, future.result()
+
+
+def authenticated_read(credentials: Credentials, bin_id: str) -> tuple[str, Bin | None]:
+    """The caller's account (charged) and the bin as it is, read concurrently (any owner)."""
+    return _authenticated_read(credentials, bin_id, "read")
 
 
 def authorize_read(key: Key, bin_id: str) -> Bin:
@@ -133,19 +139,33 @@ def create_bin(
     private: bool,
     name: str | None,
     idempotency_key: str | None = None,
+    collection_id: str | None = None,
 ) -> Outcome:
+    """``collection_id`` files the bin in one of the caller's collections (whose schema doc,
+    if any, must accept the record first)."""
     account_id = authenticate(credentials_of(key), "create")
+    check = schema_docs.check_new_bin(account_id, collection_id) if collection_id is not None else None
 
     def create(companions: Companions) -> Outcome:
-        return _create(account_id, record, private, name, companions)
+        if check is not None:
+            check(record)
+        return _create(account_id, record, private, name, companions, collection_id)
 
     if idempotency_key is None:
         return create(no_companions)
-    request = idempotency.fingerprint(record, private, name)
+    filed = (collection_id,) if collection_id is not None else ()
+    request = idempotency.fingerprint(record, private, name, *filed)
     return idempotency.run_once(account_id, idempotency_key, "POST /b", request, record, create)
 
 
-def _create(account_id: str, record: Any, private: bool, name: str | None, companions: Companions) -> Outcome:
+def _create(
+    account_id: str,
+    record: Any,
+    private: bool,
+    name: str | None,
+    companions: Companions,
+    collection_id: str | None = None,
+) -> Outcome:
     stored = records.store(record)
     created_at = now_iso()
     for _ in range(5):
@@ -159,13 +179,16 @@ def _create(account_id: str, record: Any, private: bool, name: str | None, compa
             generation=0,
             version_count=0,
             rev=1,
+            collection_id=collection_id,
         )
         metadata: dict[str, Any] = {"id": new.id, "createdAt": created_at, "private": private}
         if name is not None:
             metadata["name"] = name
+        if collection_id is not None:
+            metadata["collectionId"] = collection_id
         outcome = Outcome({"record": record, "metadata": metadata}, new.etag)
         try:
-            bins.put_new_bin(new, companions(outcome))
+            bins.put_new_bin(new, [listing.put(new), *companions(outcome)])
         except StaleWrite:  # an id collision: 64 random bits make this all but impossible
             continue
         return outcome
@@ -184,6 +207,11 @@ def update_bin(
     max_versions = get_settings().max_versions
 
     def update(companions: Companions) -> Outcome:
+        if first.collection_id is not None:  # a filed bin: its collection's schema doc, if any
+            check = schema_docs.check_for_collection(first.owner, first.collection_id, missing=None)
+            if check is not None:
+                check(record)
+
         def attempt(base: Bin) -> Outcome:
             metadata: dict[str, Any] = {"parentId": base.id, "private": base.private}
             append = versioning and base.version_count < max_versions
@@ -209,6 +237,8 @@ def _bin_metadata(base: Bin) -> dict[str, Any]:
     metadata: dict[str, Any] = {"id": base.id, "private": base.private, "createdAt": base.created_at}
     if base.name is not None:
         metadata["name"] = base.name
+    if base.collection_id is not None:
+        metadata["collectionId"] = base.collection_id
     return metadata
 
 
@@ -254,7 +284,7 @@ def count_versions(key: Key, bin_id: str) -> Outcome:
 
 def delete_bin(key: Key, bin_id: str, if_match: list[str] | None) -> Outcome:
     def attempt(base: Bin) -> Outcome:
-        bins.delete_bin(base)
+        bins.delete_bin(base, [listing.delete(base)])
         metadata = {"id": base.id, "versionsDeleted": base.version_count}
         return Outcome({"metadata": metadata, "message": "Bin deleted successfully"})
 
@@ -269,7 +299,10 @@ def _meta(key: Key, bin_id: str, if_match: list[str] | None, name: str | None, p
         raise MissingMasterKey()
 
     def attempt(base: Bin) -> Outcome:
-        bins.set_meta(base, name=name, private=private)
+        changed_base = dataclasses.replace(
+            base, name=base.name if name is None else name, private=base.private if private is None else private
+        )
+        bins.set_meta(base, name=name, private=private, companions=[listing.put(changed_base)])
         changed: dict[str, Any] = {"name": name} if name is not None else {"private": private}
         return Outcome({"record": base.id, "metadata": changed}, etag_for(base.id, base.rev + 1))
 

@@ -40,6 +40,7 @@ class Bin:
     generation: int
     version_count: int
     rev: int
+    collection_id: str | None = None  # None: uncategorized
 
     @property
     def etag(self) -> str:
@@ -103,3 +104,36 @@ class AccessKey:
     permissions: frozenset[str]
     created_at: str
     last4: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    owner: str
+    name: str
+    created_at: str
+    schema_doc_id: str | None
+    rev: int
+
+
+@dataclass(frozen=True)
+class SchemaDoc:
+    """A JSON Schema that validates the bins of the collections it is attached to; ``schema``
+    is its JSON text as stored."""
+
+    id: str
+    owner: str
+    name: str
+    created_at: str
+    schema: str
+    rev: int
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One bin as a listing page shows it (``dal.listing``): metadata only, never the record."""
+
+    bin_id: str
+    private: bool
+    name: str | None
+    created_at: str

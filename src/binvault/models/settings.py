@@ -70,6 +70,7 @@ class Settings:
     quota_lease_size: int = 1
     quota_lease_seconds: int = 30
     max_access_keys: int = 4
+    max_collections: int = 10
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -90,6 +91,7 @@ class Settings:
             quota_lease_size=_int(env, "QUOTA_LEASE_SIZE", 1, 1, 1000),
             quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
             max_access_keys=_int(env, "MAX_ACCESS_KEYS", 4, 1, 100),
+            max_collections=_int(env, "MAX_COLLECTIONS", 10, 1, 1000),
         )
 
 
