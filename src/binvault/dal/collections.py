@@ -13,13 +13,28 @@ attaching or detaching a schema doc are stamped conditional updates (``dal.stamp
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from typing import Any
 
 from binvault.dal import keys, stamped
-from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, get_item, table
-from binvault.exceptions import TooManyCollections
+from binvault.dal.client import (
+    TRANSIENT_CANCELLATION_REASONS,
+    call_or_unavailable,
+    cancellation_codes,
+    dynamodb,
+    error_code,
+    get_item,
+    table,
+    transient_faults_as_unavailable,
+)
+from binvault.exceptions import ServiceUnavailable, TooManyCollections
 from binvault.models.bins import Collection
+
+# Concurrent creates of one account's collections conflict on its counter item (AWS cancels
+# one transaction with TransactionConflict): a cancelled attempt applied nothing, retry it.
+CREATE_ATTEMPTS = 8
 
 
 def _from_item(item: dict[str, Any]) -> Collection:
@@ -94,17 +109,26 @@ def create(collection: Collection, limit: int) -> None:
             }
         },
     ]
-    try:
-        call_or_unavailable(dynamodb().transact_write_items, TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
-    except ClientError as error:
-        codes = cancellation_codes(error)
-        if codes[:1] == ["ConditionalCheckFailed"]:
-            old = (error.response.get("CancellationReasons") or [{}])[0].get("Item") or {}
-            if old.get("createdAt", {}).get("S") == collection.created_at:
-                return  # our own first attempt (a fresh random id), whose response was lost
-        if codes[1:2] == ["ConditionalCheckFailed"]:
-            raise TooManyCollections(limit) from error
-        raise
+    for attempt in range(CREATE_ATTEMPTS):
+        with transient_faults_as_unavailable():
+            try:
+                dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+                return
+            except ClientError as error:
+                codes = cancellation_codes(error)
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    old = (error.response.get("CancellationReasons") or [{}])[0].get("Item") or {}
+                    if old.get("createdAt", {}).get("S") == collection.created_at:
+                        return  # our own first attempt (a fresh random id), whose response was lost
+                if codes[1:2] == ["ConditionalCheckFailed"]:
+                    raise TooManyCollections(limit) from error
+                conflict = error_code(error) == "TransactionConflictException"
+                if not (
+                    conflict or (set(codes) & TRANSIENT_CANCELLATION_REASONS and "ConditionalCheckFailed" not in codes)
+                ):
+                    raise
+        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+    raise ServiceUnavailable()
 
 
 def rename(collection: Collection, name: str) -> None:
