@@ -28,6 +28,7 @@ from tests.support.faults import WRITE_OPERATIONS, injected_on, lose_response
 
 QUOTA = 1000
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
+_ANY_ID = re.compile(r"\b[0-9a-f]{24}\b")  # ids made during the request (collections, schema docs)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,35 @@ def _write_with_access_key(api: Api, bin_id: str) -> Reply:
     return api("PUT", f"/b/{bin_id}", headers={"X-Access-Key": secret}, body={"v": "by a key"}, key=None)
 
 
+def _collection(api: Api, schema: dict[str, Any] | None = None) -> str:
+    collection = str(api("POST", "/c", headers={"X-Collection-Name": "lost"}).body["record"])
+    if schema is not None:
+        doc = api("POST", "/s", headers={"X-Schema-Doc-Name": "lost"}, body=schema).body["metadata"]["id"]
+        api("PUT", f"/c/{collection}/schemadoc/add", headers={"X-Schema-Doc-Id": doc})
+    return collection
+
+
+def _update_schema_doc(api: Api, _: str) -> Reply:
+    doc = api("POST", "/s", headers={"X-Schema-Doc-Name": "lost"}, body={"type": "object"}).body["metadata"]["id"]
+    return api("PUT", f"/s/{doc}", headers={"X-Schema-Doc-Name": "renamed"}, body={"type": "array"})
+
+
+def _create_filed(api: Api, _: str) -> Reply:
+    collection = _collection(api, {"type": "object", "required": ["username"]})
+    return api("POST", "/b", headers={"X-Collection-Id": collection}, body={"username": "ann"})
+
+
+def _delete_filed(api: Api, _: str) -> Reply:
+    collection = _collection(api)
+    filed = api("POST", "/b", headers={"X-Collection-Id": collection}, body={"a": 1}).body["metadata"]["id"]
+    return api("DELETE", f"/b/{filed}")
+
+
+def _detach(api: Api, _: str) -> Reply:
+    collection = _collection(api, {"type": "object"})
+    return api("PUT", f"/c/{collection}/schemadoc/remove")
+
+
 SCENARIOS = [
     Scenario("create", lambda api, _: api("POST", "/b", body={"created": True})),
     Scenario(
@@ -120,6 +150,20 @@ SCENARIOS = [
     Scenario("rename-bin", _request("PUT", "/b/{id}/meta/name", X_Bin_Name="renamed")),
     Scenario("set-bin-privacy", _request("PUT", "/b/{id}/meta/privacy", X_Bin_Private="false")),
     Scenario("update-with-access-key", _write_with_access_key),
+    # issue 15: collections, schema docs, filed bins
+    Scenario("create-collection", lambda api, _: api("POST", "/c", headers={"X-Collection-Name": "c"})),
+    Scenario(
+        "rename-collection",
+        lambda api, _: api("PUT", f"/c/{_collection(api)}/meta/name", headers={"X-Collection-Name": "r"}),
+    ),
+    Scenario("detach-schema-doc", _detach),
+    Scenario(
+        "create-schema-doc",
+        lambda api, _: api("POST", "/s", headers={"X-Schema-Doc-Name": "s"}, body={"type": "object"}),
+    ),
+    Scenario("update-schema-doc", _update_schema_doc),
+    Scenario("create-filed-bin", _create_filed),
+    Scenario("delete-filed-bin", _delete_filed),
 ]
 
 
@@ -135,7 +179,7 @@ def _normal(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, str):
         for bin_id, alias in ids.items():
             value = value.replace(bin_id, alias)
-        return _TIMESTAMP.sub("<time>", value)
+        return _ANY_ID.sub("<id>", _TIMESTAMP.sub("<time>", value))
     return value
 
 
@@ -150,6 +194,8 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
     flags, generation, count, rev) with every stored version, in a stable order."""
     items = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
     owned = {i["pk"]["S"] for i in items if i.get("owner", {}).get("S") == account.id}
+    mine = f"ACCOUNT#{account.id}"
+    listed = [i for i in items if i["pk"]["S"].startswith(f"LIST#{account.id}#")]
     bins = []
     for pk in owned:
         base = next(i for i in items if i["pk"]["S"] == pk and i["sk"]["S"] == "BIN")
@@ -163,6 +209,7 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
                 "versionCount": base["versionCount"]["N"],
                 "rev": base["rev"]["N"],
                 "purgeBelow": base.get("purgeBelow", {}).get("N"),
+                "filed": "collectionId" in base,
                 "versions": versions,
             }
         )
@@ -173,6 +220,20 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
         "bins": sorted(bins, key=lambda b: json.dumps(b, sort_keys=True)),
         "accessKeys": sorted(json.dumps([e["M"]["name"], e["M"]["permissions"]], sort_keys=True) for e in entries),
         "accessKeyItems": sum(1 for i in items if "accessKeyId" in i and i.get("accountId", {}).get("S") == account.id),
+        "listing": sorted(
+            (i["pk"]["S"].endswith("#uncategorized"), i.get("name", {}).get("S", ""), i["private"]["BOOL"]) for i in listed
+        ),
+        "collections": sorted(
+            (i["name"]["S"], "schemaDocId" in i, i["rev"]["N"])
+            for i in items
+            if i["pk"]["S"] == mine and i["sk"]["S"].startswith("COLL#")
+        ),
+        "collectionCount": [i["count"]["N"] for i in items if i["pk"]["S"] == mine and i["sk"]["S"] == "COLLECTIONS"],
+        "schemaDocs": sorted(
+            (i["name"]["S"], i["schema"]["S"], i["rev"]["N"])
+            for i in items
+            if i["pk"]["S"] == mine and i["sk"]["S"].startswith("SCHEMA#")
+        ),
     }
 
 
@@ -279,7 +340,8 @@ def test_every_write_call_of_the_route_survives_a_lost_response(ddb: Any, scenar
 def test_the_scenarios_cover_every_kind_of_write(ddb: Any) -> None:
     """The routes above together make every kind of write call the API makes."""
     made = set().union(*(run(ddb, scenario).operations for scenario in SCENARIOS))
-    assert made == {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
+    # (no DeleteItem since issue 15: a bin is deleted with its listing item, in one transaction)
+    assert made == {"PutItem", "UpdateItem", "TransactWriteItems"}
 
 
 def test_a_refused_request_is_never_charged_by_its_retry(ddb: Any) -> None:
