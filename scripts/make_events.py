@@ -22,6 +22,8 @@ AUTH = ("X-Master-Key", KEY)
 ACCESS_KEY = "demo-access-key-for-sample-events-only"  # read permission only
 ACCESS_KEY_ID = "65f0c0de0123456789abc0de"
 ACCESS = ("X-Access-Key", ACCESS_KEY)
+COLLECTION = "65f0c0de0123456789abc011"  # has the schema doc SCHEMA_DOC attached
+SCHEMA_DOC = "65f0c0de0123456789abc5d0"  # {"type": "object", "required": ["greeting"]}
 
 REST = {
     "create-bin": ("POST", "/b", [JSON, AUTH, ("X-Bin-Name", "sample")], '{"greeting": "hello"}'),
@@ -75,6 +77,33 @@ REST = {
     "error-invalid-access-key-id": ("DELETE", "/a/not-an-id", [AUTH], None),
     "error-invalid-json-path": ("GET", f"/b/{BIN}", [AUTH, ("X-JSON-Path", "$[")], None),
     "error-missing-bin-name": ("PUT", f"/b/{BIN}/meta/name", [AUTH], None),
+    # issue 15: collections, listing bins, schema docs
+    "create-collection": ("POST", "/c", [AUTH, ("X-Collection-Name", "greetings")], None),
+    "list-collections": ("GET", "/c", [AUTH], None),
+    "rename-collection": ("PUT", f"/c/{COLLECTION}/meta/name", [AUTH, ("X-Collection-Name", "hellos")], "{}"),
+    "attach-schema-doc": ("PUT", f"/c/{COLLECTION}/schemadoc/add", [AUTH, ("X-Schema-Doc-Id", SCHEMA_DOC)], None),
+    "detach-schema-doc": ("PUT", f"/c/{COLLECTION}/schemadoc/remove", [AUTH], None),
+    "create-bin-in-collection": (
+        "POST",
+        "/b",
+        [JSON, AUTH, ("X-Collection-Id", COLLECTION)],
+        '{"greeting": "filed"}',
+    ),
+    "list-collection-bins": ("GET", f"/c/{COLLECTION}/bins", [AUTH, ("X-Sort-Order", "ascending")], None),
+    "list-uncategorized-bins": ("GET", "/c/uncategorized/bins", [AUTH], None),
+    "list-uncategorized-bins-after": ("GET", f"/c/uncategorized/bins/{BIN}", [AUTH], None),
+    "create-schema-doc": (
+        "POST",
+        "/s",
+        [JSON, AUTH, ("X-Schema-Doc-Name", "Greeting")],
+        '{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["greeting"]}',
+    ),
+    "read-schema-doc": ("GET", f"/s/{SCHEMA_DOC}", [AUTH], None),
+    "update-schema-doc": ("PUT", f"/s/{SCHEMA_DOC}", [JSON, AUTH], '{"type": "object", "required": ["hello"]}'),
+    "rename-schema-doc": ("PUT", f"/s/{SCHEMA_DOC}/meta/name", [AUTH, ("X-Schema-Doc-Name", "Hello")], None),
+    "error-schema-doc-mismatch": ("POST", "/b", [JSON, AUTH, ("X-Collection-Id", COLLECTION)], '{"other": 1}'),
+    "error-invalid-sort-order": ("GET", "/c/uncategorized/bins", [AUTH, ("X-Sort-Order", "random")], None),
+    "error-collection-not-found": ("GET", "/c/0123456789abcdef01234567/bins", [AUTH], None),
 }
 
 
