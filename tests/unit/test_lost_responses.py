@@ -221,7 +221,8 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
         "accessKeys": sorted(json.dumps([e["M"]["name"], e["M"]["permissions"]], sort_keys=True) for e in entries),
         "accessKeyItems": sum(1 for i in items if "accessKeyId" in i and i.get("accountId", {}).get("S") == account.id),
         "listing": sorted(
-            (i["pk"]["S"].endswith("#uncategorized"), i.get("name", {}).get("S", ""), i["private"]["BOOL"]) for i in listed
+            (i["pk"]["S"].endswith("#uncategorized"), i.get("name", {}).get("S", ""), i["private"]["BOOL"])
+            for i in listed
         ),
         "collections": sorted(
             (i["name"]["S"], "schemaDocId" in i, i["rev"]["N"])
