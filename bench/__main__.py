@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delete_versions, leases, load, plots, report, round_trips, storage, throughput
+from bench import cold_start, delete_versions, leases, listing, load, plots, report, round_trips, storage, throughput
 from bench.common import RESULTS, load_average, local_stack, machine_info, users_record, write_json
 
 
@@ -46,6 +46,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "storage", lambda: storage.run(quick))
     _phase(results, "round_trips", lambda: round_trips.run(quick))
     _phase(results, "quota_leases", lambda: leases.run(quick))
+    _phase(results, "listing", lambda: listing.run(quick))
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
         log = Path(scratch) / "stack.log"
         with local_stack(log) as stack:
@@ -64,6 +65,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     write_json(out / "round_trips.json", results["round_trips"])
     (out / "round_trips.md").write_text(round_trips.markdown(results["round_trips"]))
     (out / "quota_leases.md").write_text(leases.markdown(results["quota_leases"]))
+    write_json(out / "listing.json", results["listing"])
+    (out / "listing.md").write_text(listing.markdown(results["listing"]))
     write_json(out / "results.json", results)
     (out / "SUMMARY.md").write_text(report.summary(results))
     return results
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(round_trips.markdown(results["round_trips"]))
     print(load.markdown(results["load"]))
     print(leases.markdown(results["quota_leases"]))
+    print(listing.markdown(results["listing"]))
     print(throughput.markdown(results["throughput"]))
     print(
         f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "

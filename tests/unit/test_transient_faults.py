@@ -210,11 +210,12 @@ def _read(path: str, expected: Any) -> tuple[Callable[[Api, str], Any], Callable
 
 
 ROUTES = [
-    Route("create", "PutItem", on_table_item("BIN#"), _create, _check_create),
+    # a create and a delete write the bin's listing item in the same transaction (issue 15)
+    Route("create", "TransactWriteItems", lambda p: True, _create, _check_create),
     Route("update-versioned", "TransactWriteItems", lambda p: True, _put_versioned, _check_put_versioned),
     Route("update-in-place", "TransactWriteItems", lambda p: True, _put_in_place, _check_put_in_place),
     Route("delete-versions", "UpdateItem", on_table_item("BIN#"), _delete_versions, _check_delete_versions),
-    Route("delete-bin", "DeleteItem", on_table_item("BIN#"), _delete_bin, _check_delete_bin),
+    Route("delete-bin", "TransactWriteItems", lambda p: True, _delete_bin, _check_delete_bin),
     Route("quota-decrement", "UpdateItem", on_table_item("ACCOUNT#"), _put_versioned, _check_put_versioned),
     Route("key-lookup", "GetItem", on_table_item("KEY#"), _delete_versions, _check_delete_versions),
     Route(
