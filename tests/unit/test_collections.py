@@ -160,3 +160,17 @@ def test_another_accounts_collection_answers_like_a_missing_one(api: Api, other_
         }
     assert api("GET", "/c").body == []
     assert [c["collectionMeta"]["name"] for c in Api(other_account.key)("GET", "/c").body] == ["theirs"]
+
+
+def test_a_transaction_conflict_on_the_counter_is_retried(api: Api, ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS, concurrent creates of one account's collections can cancel each other's
+    transaction (TransactionConflict): nothing was applied, so the create tries again."""
+    from binvault.dal import collections
+    from tests.support.faults import CONFLICT, injected_on
+
+    monkeypatch.setattr(collections.time, "sleep", lambda seconds: None)
+    with injected_on(ddb) as faults:
+        conflict = faults.inject("TransactWriteItems", times=2, response=CONFLICT)
+        reply = api("POST", "/c", headers={"X-Collection-Name": "contended"})
+    assert reply.status == 200 and conflict.injected == 2
+    assert [c["collectionMeta"]["name"] for c in api("GET", "/c").body] == ["contended"]
