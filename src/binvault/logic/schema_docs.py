@@ -73,7 +73,9 @@ def schema_doc_id(value: str) -> str:
 def doc_name(value: str | None) -> str:
     if value is None:
         raise MissingSchemaDocName()
-    return optional_doc_name(value) or ""
+    name = optional_doc_name(value)
+    assert name is not None
+    return name
 
 
 def optional_doc_name(value: str | None) -> str | None:
