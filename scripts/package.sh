@@ -9,7 +9,8 @@
 # for this machine by mistake. The import check runs this machine's Python without
 # site-packages against build/package alone: the pure-Python code the handlers need must
 # import from the artifact (a compiled extension built for aarch64 cannot load here; the
-# only one, wrapt's, has a pure-Python fallback).
+# ones are wrapt's, which has a pure-Python fallback, and rpds-py's, which jsonschema needs
+# and which is imported only when a schema doc validates a bin: never by this check).
 #
 # The AWS SDK is not bundled: the python3.13 runtime provides boto3 and botocore (and their
 # urllib3, dateutil, six), and src/requirements.txt relies on that. pip still pulls botocore
