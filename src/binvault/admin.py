@@ -7,6 +7,7 @@
     binvault-admin list-access-keys ACCOUNT_ID    each access key masked to its last 4 characters
     binvault-admin revoke-access-key ACCOUNT_ID ACCESS_KEY_ID   its next request is refused
     binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
+    binvault-admin backfill-listing               list bins stored before listings existed
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
 The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
@@ -22,7 +23,7 @@ import sys
 import uuid
 from typing import Any
 
-from binvault.dal import accounts, bins
+from binvault.dal import accounts, bins, listing
 from binvault.dal.purge import purge_versions
 from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
 from binvault.logic import access_keys, auth, inputs
@@ -114,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete a bin's unreachable versions (re-drive a purge that ended in the DLQ)"
     )
     purge_command.add_argument("bin_ids", nargs="+", metavar="bin_id")
+    commands.add_parser(
+        "backfill-listing", help="give bins stored before listings existed their listing item (one Scan)"
+    )
     return parser
 
 
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             result = list_access_keys(args.account_id)
         elif args.command == "revoke-access-key":
             result = revoke_access_key(args.account_id, args.access_key_id)
+        elif args.command == "backfill-listing":
+            result = listing.backfill()
         elif args.command == "purge":
             for bin_id in args.bin_ids:
                 print(json.dumps(purge(bin_id)))

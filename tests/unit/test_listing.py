@@ -219,3 +219,24 @@ def test_listing_needs_the_master_key(api: Api) -> None:
     made = api("POST", "/a", headers={"X-Key-Name": "reader"}, body={"bins": {"read": True}}).body["accessKey"]
     refused = api("GET", "/c/uncategorized/bins", headers={"X-Access-Key": made}, key=None)
     assert (refused.status, refused.message) == (401, "You need to pass X-Master-Key in the header")
+
+
+def test_backfill_lists_bins_stored_before_listings_existed(api: Api, ddb: Any) -> None:
+    from binvault import admin
+    from binvault.dal import keys
+
+    # Given two bins whose listing items are missing (as for bins stored before issue 15)
+    older = [_create(api, None, n)["id"] for n in range(2)]
+    for item in table_items(ddb):
+        if item["pk"]["S"].startswith("LIST#"):
+            ddb.delete_item(TableName="binvault-test", Key={"pk": item["pk"], "sk": item["sk"]})
+    assert api("GET", "/c/uncategorized/bins").body == []
+    api("PUT", f"/b/{older[1]}/meta/name", headers={"X-Bin-Name": "renamed"})  # a rename writes it back
+    # When the operator backfills, twice
+    assert admin.main(["backfill-listing"]) == 0
+    assert admin.main(["backfill-listing"]) == 0
+    # Then every bin is listed once, with its current name
+    listed = api("GET", "/c/uncategorized/bins", headers={"X-Sort-Order": "ascending"}).body
+    assert [i["record"] for i in listed] == older
+    assert listed[1]["snippetMeta"] == {"name": "renamed"}
+    assert len([i for i in table_items(ddb) if i["pk"]["S"].startswith(keys.LIST_PREFIX)]) == 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from binvault.dal import keys
-from binvault.dal.client import call_or_unavailable, dynamodb, table
+from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, table
 from binvault.models.bins import Bin, Listed
 
 PAGE_SIZE = 10
@@ -74,3 +74,53 @@ def page(account_id: str, collection_id: str | None, ascending: bool, after: str
         )
         for item in response.get("Items", [])
     ]
+
+
+def backfill(attempts: int = 5) -> dict[str, int]:
+    """Give every bin without one its listing item (bins stored before listings existed).
+
+    An operator tool (``binvault-admin backfill-listing``): one Scan of the base items, then
+    per bin one transaction that puts its listing item on condition that the base item is
+    still at the revision read, so a bin deleted or renamed meanwhile never gets a stale
+    one (it is read again). Idempotent: a second run rewrites the same items.
+    """
+    from botocore.exceptions import ClientError
+
+    from binvault.dal.bins import get_bin
+
+    counts = {"bins": 0, "written": 0, "gone": 0}
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "FilterExpression": "sk = :bin",
+        "ExpressionAttributeValues": {":bin": {"S": keys.BIN_SK}},
+        "ProjectionExpression": "pk",
+    }
+    while True:
+        page = call_or_unavailable(dynamodb().scan, **kwargs)
+        for found in page.get("Items", []):
+            counts["bins"] += 1
+            bin_id = keys.bin_id_from_pk(found["pk"]["S"])
+            for _ in range(attempts):
+                base = get_bin(bin_id)
+                if base is None:
+                    counts["gone"] += 1
+                    break
+                check = {
+                    "ConditionCheck": {
+                        "TableName": table(),
+                        "Key": keys.bin_key(bin_id),
+                        "ConditionExpression": "rev = :rev",
+                        "ExpressionAttributeValues": {":rev": {"N": str(base.rev)}},
+                    }
+                }
+                try:
+                    call_or_unavailable(dynamodb().transact_write_items, TransactItems=[check, put(base)])
+                except ClientError as error:
+                    if "ConditionalCheckFailed" in cancellation_codes(error):
+                        continue  # the bin changed since it was read: read it again
+                    raise
+                counts["written"] += 1
+                break
+        if "LastEvaluatedKey" not in page:
+            return counts
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
