@@ -133,6 +133,8 @@ def _create_client() -> BaseClient:
     import botocore.session
     from botocore.config import Config
 
+    from binvault.dal.botocore_loader import loader_for
+
     settings = get_settings()
     config = Config(
         # "standard" retries throttling, 5xx and connection errors with jittered
@@ -144,7 +146,10 @@ def _create_client() -> BaseClient:
         tcp_keepalive=True,
         max_pool_connections=16,
     )
-    client = botocore.session.get_session().create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
+    session = botocore.session.get_session()
+    # The same loader, minus its listing of every AWS service on each cold start.
+    session.register_component("data_loader", loader_for(session, ("dynamodb",)))
+    client = session.create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
     client.meta.events.register("before-send.dynamodb", _refuse_attempts_past_the_deadline)
     return client
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from binvault.dal.client import invocation_deadline
+from binvault.dal.client import dynamodb, invocation_deadline
 from binvault.exceptions import (
     BinvaultError,
     MethodNotAllowed,
@@ -28,12 +27,15 @@ from binvault.exceptions import (
     RouteNotFound,
     UnexpectedBody,
 )
-from binvault.handlers import routes
+from binvault.handlers import coldstart, routes
 from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
 from binvault.logic import access_keys, bins, collections, inputs, jsonpath, schema_docs, versions
 from binvault.models.bins import Credentials, Outcome
 from binvault.models.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 # A header sent twice with different values; no validator accepts it.
@@ -305,6 +307,7 @@ def handle_unmatched(_: Exception) -> Response[str]:
     return domain_error_response(RouteNotFound())
 
 
+@coldstart.first_invocation(prepare=dynamodb)  # see coldstart.py: the client first, the collector after
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

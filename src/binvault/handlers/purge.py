@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from binvault.dal import keys
 from binvault.dal.client import invocation_deadline
 from binvault.dal.purge import purge_versions
+from binvault.handlers import coldstart
 from binvault.handlers.tracing import make_tracer
 
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
@@ -74,6 +75,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     logger.info("purged", extra={"binId": bin_id, "belowGeneration": below, "deleted": deleted})
 
 
+@coldstart.first_invocation()  # the collector, paused since the import, runs again after it
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
