@@ -307,10 +307,12 @@ def run(quick: bool = False) -> dict[str, Any]:
     """The phase: its own in-memory local stack (see the module docstring), one bin, the rounds."""
     from bench.common import users_record
 
-    with tempfile.TemporaryDirectory(prefix="binvault-cold-") as scratch:
-        with local_stack(Path(scratch) / "stack.log", data="memory") as stack:
-            bin_id = stack.client().create(users_record(1000))
-            return measure(stack, bin_id, quick)
+    with (
+        tempfile.TemporaryDirectory(prefix="binvault-cold-") as scratch,
+        local_stack(Path(scratch) / "stack.log", data="memory") as stack,
+    ):
+        bin_id = stack.client().create(users_record(1000))
+        return measure(stack, bin_id, quick)
 
 
 def markdown(result: dict[str, Any]) -> str:

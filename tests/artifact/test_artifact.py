@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "build" / "package"
 DRIVER = Path(__file__).with_name("rehearsal_driver.py")
 FUNCTIONS = ("ApiFunction", "PurgeFunction")
-# Never part of a deployment: tests, the dev environment, bytecode caches, build leftovers.
-NOT_SHIPPED = {"tests", ".venv", "__pycache__", ".aws-sam", "bench", "events", "docs", ".git"}
+# Never part of a deployment: tests, the dev environment, build leftovers. (A top-level
+# __pycache__/ holds the bytecode of the top-level modules, typing_extensions.py and such.)
+NOT_SHIPPED = {"tests", ".venv", ".aws-sam", "bench", "events", "docs", ".git"}
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -73,11 +74,29 @@ def test_the_artifact_holds_the_code_and_no_sdk_no_tests(sam_build: dict[str, di
     top = {name.split("/")[0] for name in files}
     assert {"binvault", "aws_lambda_powertools"} <= top
     assert not top & NOT_SHIPPED, top & NOT_SHIPPED
-    assert not any("__pycache__" in name or name.endswith(".pyc") for name in files)
     # The SDK is left to the runtime (scripts/package.sh): bundling one would pair a botocore
     # of ours with the runtime's boto3.
     assert not top & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil"}, top
     assert "binvault/handlers/api.py" in files and "binvault/handlers/purge.py" in files
+
+
+def test_the_artifact_ships_unchecked_python313_bytecode_for_every_module(sam_build: dict[str, dict[str, str]]) -> None:
+    """scripts/package.sh: /var/task is read-only, so without .pyc files Lambda would compile
+    every module on every cold start."""
+    if not _python313()[1]:
+        pytest.skip("no Python 3.13 here: package.sh builds the artifact without bytecode")
+    files = sam_build["ApiFunction"]
+    compiled = {name for name in files if name.endswith(".pyc")}
+    sources = {name for name in files if name.endswith(".py")}
+    assert all(re.search(r"(^|/)__pycache__/[^/]+\.cpython-313\.pyc$", name) for name in compiled), compiled
+    expected = {re.sub(r"([^/]+)\.py$", r"__pycache__/\1.cpython-313.pyc", name) for name in sources}
+    assert expected <= compiled, sorted(expected - compiled)[:5]
+    for name in (
+        "binvault/handlers/__pycache__/api.cpython-313.pyc",
+        "binvault/dal/__pycache__/client.cpython-313.pyc",
+    ):
+        header = (PACKAGE / name).read_bytes()[:16]
+        assert int.from_bytes(header[4:8], "little") == 1, name  # hash-based, source never checked
 
 
 def test_template_builds_both_functions_with_the_makefile() -> None:
@@ -219,6 +238,9 @@ def test_the_rehearsal_fails_when_the_artifact_needs_what_it_lacks(
     shutil.copytree(PACKAGE, leaky)
     handler = leaky / "binvault" / "handlers" / "api.py"
     handler.write_text(handler.read_text() + "\nimport pydantic  # noqa\n")
+    # (its shipped bytecode is never checked against the source: a changed source needs a rebuild)
+    for stale in handler.parent.glob("__pycache__/api.*.pyc"):
+        stale.unlink()
     # When it is rehearsed / Then it fails
     result = rehearse(leaky, dynamodb_endpoint)
     assert result.returncode != 0

@@ -272,7 +272,8 @@ def test_the_first_request_builds_the_client_before_it_fans_out(
         return build()
 
     monkeypatch.setattr(client, "_create_client", functools.lru_cache(maxsize=1)(recording_build))
-    reply = api.lambda_handler(rest_event("GET", "/b/0123456789abcdef01234567", {"X-Master-Key": "x" * 43}), LocalContext())
+    event = rest_event("GET", "/b/0123456789abcdef01234567", {"X-Master-Key": "x" * 43})
+    reply = api.lambda_handler(event, LocalContext())
     assert reply["statusCode"] == 401
     assert builders == [threading.current_thread().name]
 

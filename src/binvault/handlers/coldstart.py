@@ -34,6 +34,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,10 +102,8 @@ def first_invocation(prepare: Callable[[], object] | None = None) -> Callable[[H
 
 
 def _prepare(prepare: Callable[[], object]) -> None:
-    try:
+    with suppress(Exception):  # the request meets the same failure where failures are handled
         prepare()
-    except Exception:  # noqa: S110 - the request meets the same failure where it is handled
-        pass
 
 
 # ---- lazy package __init__ ------------------------------------------------------------
