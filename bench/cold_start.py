@@ -2,8 +2,9 @@
 
 The clock covers exactly what a Lambda init plus first invoke would run: the imports and
 the first request (the event is built before the clock starts, as the runtime builds it).
-Variants, interleaved round by round so that whatever else the machine is doing hits them
-alike:
+Variants, interleaved round by round (the headline's two back to back, which first
+alternating, the others in a random order around them) so that whatever else the machine
+is doing hits them alike:
 
 - ``baseline``: ``import boto3`` and create one DynamoDB client;
 - ``baseline_get``: the same plus one GetItem on the same table: **the bare SDK call the
@@ -25,7 +26,13 @@ Fair conditions for both sides:
   it compiled (``scripts/package.sh``). The children never write bytecode themselves;
 - both call the same DynamoDB endpoint: a local stack of its own, **in memory**. The durable
   one fdatasyncs every write before answering (the first request's quota charge is a write),
-  which measures the disk, not DynamoDB and not a cold start.
+  which measures the disk, not DynamoDB and not a cold start;
+- each child meets the account as live containers leave it: its ``charges`` map emptied
+  before each child. Every charge leaves its token there for 300 s (the lost-response rule,
+  ``dal/accounts.py``) and only a warm container removes tokens; the bench's children all
+  die cold, so without this the account item grew by one token per child and every later
+  charge wrote and returned a bigger item (275 tokens: the charge took 43 ms instead of 10
+  on the emulator).
 
 The headline is the median over rounds of the paired ratio handler_get / baseline_get (the
 two children of one round ran back to back), with its interquartile range: on a loaded
@@ -39,6 +46,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import random
 import re
 import statistics
 import subprocess
@@ -74,6 +82,24 @@ from binvault.handlers.api import lambda_handler
 status = lambda_handler(EVENT, Context())["statusCode"]
 """
 
+# What-ifs for ``--ablation``: one measure of handlers/coldstart.py (or dal/botocore_loader.py)
+# switched off each, to show what it saves. (set-up before the clock, measured body)
+_EAGER_POWERTOOLS = """
+import aws_lambda_powertools.event_handler, aws_lambda_powertools.utilities.data_classes
+"""
+_NO_GC_PAUSE = "import gc\ngc.disable = lambda: None\n"
+_CLIENT_ON_POOL_THREAD = """
+from binvault.handlers.api import lambda_handler
+import binvault.handlers.coldstart as coldstart
+coldstart._prepare = lambda prepare: None
+status = lambda_handler(EVENT, Context())["statusCode"]
+"""
+_BOTOCORE_LOADER = """
+import binvault.dal.botocore_loader as botocore_loader
+from botocore.loaders import create_loader
+botocore_loader.loader_for = lambda session, services: create_loader(session.get_config_variable("data_path"))
+"""
+
 _BASELINE = """
 import boto3
 client = boto3.client("dynamodb")
@@ -106,12 +132,19 @@ print(json.dumps({{"seconds": elapsed, "cpu_seconds": cpu, "hwm_kb": hwm_kb, "ma
                   "status": status}}))
 """
 
-VARIANTS: dict[str, str] = {
-    "baseline": _BASELINE,
-    "baseline_get": _BASELINE_GET,
-    "handler_invalid": _HANDLER,
-    "handler_get": _HANDLER,
-    "handler_get_traced": _HANDLER,
+VARIANTS: dict[str, tuple[str, str]] = {
+    # name: (set-up before the clock, measured body)
+    "baseline": ("", _BASELINE),
+    "baseline_get": ("", _BASELINE_GET),
+    "handler_invalid": ("", _HANDLER),
+    "handler_get": ("", _HANDLER),
+    "handler_get_traced": ("", _HANDLER),
+}
+ABLATION: dict[str, tuple[str, str]] = {
+    "without_lazy_powertools": ("", _EAGER_POWERTOOLS + _HANDLER),
+    "without_gc_pause": (_NO_GC_PAUSE, _HANDLER),
+    "client_built_on_pool_thread": ("", _CLIENT_ON_POOL_THREAD),
+    "with_botocores_loader": ("", _BOTOCORE_LOADER + _HANDLER),
 }
 LABELS = {
     "baseline": "import boto3 + DynamoDB client",
@@ -119,6 +152,10 @@ LABELS = {
     "handler_invalid": "import handler + invalid-id request (no DynamoDB)",
     "handler_get": "import handler + GET /b/{id} (first request, 3 DynamoDB calls)",
     "handler_get_traced": "same, with tracing on (X-Ray SDK loaded)",
+    "without_lazy_powertools": "what-if: handler_get with Powertools' package __init__ files run in full",
+    "without_gc_pause": "what-if: handler_get with the collector running through init",
+    "client_built_on_pool_thread": "what-if: handler_get with the client built by whichever thread asks first",
+    "with_botocores_loader": "what-if: handler_get with botocore's loader (lists every service)",
 }
 
 # What the import tables profile: everything each side imports before its first call can go out.
@@ -129,7 +166,8 @@ IMPORT_PATHS = {
 
 
 def _script(variant: str) -> str:
-    return _PRELUDE + _MEASURE.format(body=VARIANTS[variant].strip())
+    setup, body = {**VARIANTS, **ABLATION}[variant]
+    return _PRELUDE + setup + _MEASURE.format(body=body.strip())
 
 
 def _env(stack: Stack, bin_id: str, variant: str) -> dict[str, str]:
@@ -244,19 +282,43 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
     return q1, q3
 
 
-def measure(stack: Stack, bin_id: str, quick: bool = False) -> dict[str, Any]:
+def measure(stack: Stack, bin_id: str, quick: bool = False, ablation: bool = False) -> dict[str, Any]:
     compiled = compileall.compile_dir(str(SRC / "binvault"), quiet=1)  # as the artifact ships it
     if not compiled:
         raise RuntimeError("src/binvault did not compile")
     rounds = QUICK_ROUNDS if quick else ROUNDS
     deadline = Deadline(QUICK_BUDGET_SECONDS if quick else BUDGET_SECONDS)
-    envs = {variant: _env(stack, bin_id, variant) for variant in VARIANTS}
+    names = [*VARIANTS, *(ABLATION if ablation else ())]
+    envs = {variant: _env(stack, bin_id, variant) for variant in names}
     samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    client = stack.dynamodb()
+    accounts = [
+        {"pk": item["pk"], "sk": item["sk"]}
+        for item in client.scan(
+            TableName=stack.table, FilterExpression="sk = :sk", ExpressionAttributeValues={":sk": {"S": "ACCOUNT"}}
+        )["Items"]
+    ]
+
+    def as_live_containers_leave_it() -> None:
+        for key in accounts:
+            client.update_item(
+                TableName=stack.table,
+                Key=key,
+                UpdateExpression="SET charges = :empty",
+                ExpressionAttributeValues={":empty": {"M": {}}},
+            )
+
     load_before = load_average()
+    order = random.Random(17)  # the same shuffles every run
     for round_number in range(rounds + 1):  # round 0 warms the page cache, discarded
         if round_number > MIN_ROUNDS and deadline.expired:
             break
-        for variant in VARIANTS:
+        # The headline's pair back to back, which first alternating; the others shuffled around it.
+        pair = [HEADLINE, BARE_SDK] if round_number % 2 else [BARE_SDK, HEADLINE]
+        others = order.sample([n for n in names if n not in pair], len(names) - 2)
+        split = order.randint(0, len(others))
+        for variant in [*others[:split], *pair, *others[split:]]:
+            as_live_containers_leave_it()
             result = _run_child(variant, envs[variant])
             expected = 400 if variant == "handler_invalid" else 200
             if result["status"] != expected:
@@ -266,7 +328,8 @@ def measure(stack: Stack, bin_id: str, quick: bool = False) -> dict[str, Any]:
     load_after = load_average()
     bare = samples[BARE_SDK]
     variants = {}
-    for variant, runs in samples.items():
+    for variant in names:
+        runs = samples[variant]
         paired = [r["seconds"] / b["seconds"] for r, b in zip(runs, bare, strict=True)]
         paired_cpu = [r["cpu_seconds"] / b["cpu_seconds"] for r, b in zip(runs, bare, strict=True)]
         q1, q3 = _quartiles(paired)
@@ -303,7 +366,7 @@ def measure(stack: Stack, bin_id: str, quick: bool = False) -> dict[str, Any]:
     }
 
 
-def run(quick: bool = False) -> dict[str, Any]:
+def run(quick: bool = False, ablation: bool = False) -> dict[str, Any]:
     """The phase: its own in-memory local stack (see the module docstring), one bin, the rounds."""
     from bench.common import users_record
 
@@ -312,7 +375,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         local_stack(Path(scratch) / "stack.log", data="memory") as stack,
     ):
         bin_id = stack.client().create(users_record(1000))
-        return measure(stack, bin_id, quick)
+        return measure(stack, bin_id, quick, ablation)
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -363,11 +426,15 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cold_start", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few rounds (into results/quick/)")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also each measure switched off (into cold_start_ablation.*)"
+    )
     args = parser.parse_args(argv)
     out = RESULTS / "quick" if args.quick else RESULTS
-    result = run(args.quick)
-    write_json(out / "cold_start.json", result)
-    (out / "cold_start.md").write_text(markdown(result))
+    result = run(args.quick, args.ablation)
+    name = "cold_start_ablation" if args.ablation else "cold_start"
+    write_json(out / f"{name}.json", result)
+    (out / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
     return 0
 
