@@ -70,8 +70,8 @@ bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON + PNG)
 	$(BIN)/python -m bench
 
 SOAK_ARGS ?=
-soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only); 10 minutes: SOAK_ARGS='--requests 1000000 --max-seconds 600'
-	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only); 10 minutes: SOAK_ARGS='--soak-requests 1000000 --soak-max-seconds 600'
+	$(BIN)/python -m pytest -m soak -s tests/integration/test_soak.py $(SOAK_ARGS)
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json and docs/api.md's tables from the route table (binvault_docs, not shipped)
 	$(BIN)/python -m binvault_docs.openapi > docs/openapi.json

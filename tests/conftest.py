@@ -14,8 +14,20 @@ from typing import Any
 
 import pytest
 
+from tests.support.inproc import reset_caches
+
 TABLE = "binvault-test"
 IDEMPOTENCY_TABLE = "binvault-test-idempotency"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``make soak``'s knobs (tests/integration/test_soak.py): make soak SOAK_ARGS='--soak-requests 1000'."""
+    from tests.integration.test_soak import Settings
+
+    group = parser.getgroup("soak", "the soak (pytest -m soak tests/integration/test_soak.py)")
+    for name, default in vars(Settings()).items():
+        group.addoption(f"--soak-{name.replace('_', '-')}", type=type(default), default=default)
+    group.addoption("--soak-output", default="bench/results/soak.json", help="where the results go")
 
 
 @pytest.fixture(autouse=True)
@@ -36,16 +48,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_caches()
     yield
     reset_caches()
-
-
-def reset_caches() -> None:
-    from binvault.dal.client import dynamodb
-    from binvault.logic import auth
-    from binvault.models.settings import get_settings
-
-    get_settings.cache_clear()
-    dynamodb.cache_clear()
-    auth.clear_cache()
 
 
 @pytest.fixture
