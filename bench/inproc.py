@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import bin_items
+from tests.support.inproc import reset_caches
+from tests.support.tables import bin_items
+
 from bench.units import Meter
 
 TABLE = "binvault-bench"
@@ -36,22 +38,12 @@ class Response:
     body: Any
 
 
-def reset_caches() -> None:
-    from binvault.dal.client import dynamodb
-    from binvault.logic import auth
-    from binvault.models.settings import get_settings
-
-    get_settings.cache_clear()
-    dynamodb.cache_clear()
-    auth.clear_cache()
-
-
 class Session:
-    def __init__(self, key: str, meter: Meter, reader: Any, stream: Stream) -> None:
+    def __init__(self, key: str, meter: Meter, reader: Any, poller: Any) -> None:
         self.key = key
         self.meter = meter
         self.reader = reader
-        self.stream = stream
+        self.poller = poller
 
     def call(self, method: str, path: str, body: Any = None, **headers: str) -> Response:
         from binvault.handlers.api import lambda_handler
@@ -83,51 +75,11 @@ class Session:
     def bin_items(self, bin_id: str) -> list[dict[str, Any]]:
         return bin_items(self.reader, TABLE, bin_id)
 
-    def drain_purge(self) -> int:
+    def drain_purge(self) -> None:
         """Deliver the stream's new purge records to the purge Lambda, as deployed (async)."""
-        return self.stream.deliver()
-
-
-class Stream:
-    """The table's stream -> the purge Lambda, filtered with its own rule.
-
-    Not ``binvault.local.streams.StreamPoller``: that hands the Lambda boto3's parsed
-    records, whose ``ApproximateCreationDateTime`` is a datetime where Lambda's event has
-    epoch seconds, and the purge handler then fails after purging and is retried (see the
-    bench report). Here records are shaped as the deployed event source mapping sends them.
-    """
-
-    def __init__(self) -> None:
-        import boto3
-
-        arn = boto3.client("dynamodb").describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
-        self.streams = boto3.client("dynamodbstreams")
-        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        self.iterators = [
-            self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
-                "ShardIterator"
-            ]
-            for shard in shards
-        ]
-
-    def deliver(self) -> int:
-        from binvault.handlers import purge
-        from binvault.local.events import LocalContext
-
-        records = []
-        for index, iterator in enumerate(self.iterators):
-            page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-            self.iterators[index] = page["NextShardIterator"]
-            records += [r for r in page.get("Records", []) if purge.purge_target(r) is not None]
-        for record in records:
-            created = record["dynamodb"].get("ApproximateCreationDateTime")
-            if created is not None and not isinstance(created, (int, float)):
-                record["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-        if records:
-            result = purge.lambda_handler({"Records": records}, LocalContext(function_name="purge"))
-            if result.get("batchItemFailures"):
-                raise RuntimeError(f"purge failed: {result}")
-        return len(records)
+        self.poller.drain()
+        if self.poller.dead_letters:
+            raise RuntimeError(f"purge failed: {len(self.poller.dead_letters)} records dead-lettered")
 
 
 @contextmanager
@@ -145,6 +97,7 @@ def session() -> Iterator[Session]:
     from binvault import admin
     from binvault.dal.client import dynamodb
     from binvault.local import moto_fixes
+    from binvault.local.streams import StreamPoller
     from binvault.local.template_tables import create_tables
 
     moto_fixes.install()
@@ -158,7 +111,7 @@ def session() -> Iterator[Session]:
             key = admin.create_account(10**9)["masterKey"]
             meter = Meter(client, reader)
             try:
-                yield Session(key, meter, reader, Stream())
+                yield Session(key, meter, reader, StreamPoller(TABLE))
             finally:
                 meter.close()
     finally:
