@@ -14,7 +14,7 @@ BINVAULT_DATA ?= $(CURDIR)/.binvault
 BINVAULT_CONCURRENCY ?= 4
 ARGS ?= --help
 
-.PHONY: run run-memory reset admin test unit integration e2e lint transform format bench soak openapi invoke \
+.PHONY: run run-memory reset admin test unit api integration e2e lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
@@ -36,14 +36,17 @@ reset: $(STAMP)  ## wipe the local data ($(BINVAULT_DATA)); refused while `make 
 admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='create-account --requests 1000'
 	BINVAULT_DATA=$(BINVAULT_DATA) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.admin $(ARGS)
 
-test: $(STAMP)  ## every test (unit, integration, e2e on the local stack, the packaged artifact) with the coverage floor
+test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact; not the long soak) with the coverage floor
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90 tests
 
-unit: $(STAMP)
+unit: $(STAMP)  ## unit tests only: no moto, no handler call (seconds)
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(STAMP)
+api: $(STAMP)  ## the handler on moto's in-process DynamoDB (no network)
+	$(BIN)/python -m pytest tests/api
+
+integration: $(STAMP)  ## the local stack over loopback HTTP: contract fuzzing, durability, the short soak
 	$(BIN)/python -m pytest tests/integration
 
 # The end-to-end suite against any deployment: make e2e BINVAULT_URL=<ApiUrl> BINVAULT_KEY=<master key>
@@ -82,7 +85,7 @@ package: $(STAMP)  ## build the python3.13/arm64 Lambda artifact without Docker,
 
 # `sam build` (Metadata: BuildMethod: makefile) runs these with ARTIFACTS_DIR set: the
 # deployed code is exactly build/package, the artifact `make package` builds and checks and
-# tests/unit/test_artifact.py rehearses. The AWS SDK is not bundled (the runtime's is used).
+# tests/artifact/test_artifact.py rehearses. The AWS SDK is not bundled (the runtime's is used).
 build-ApiFunction build-PurgeFunction: $(STAMP)
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	bash scripts/package.sh
