@@ -259,6 +259,14 @@ def seed_versions(bin_id: str, count: int) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def moto_world() -> Iterator[Any]:
+    """``module_moto_world`` for the requesting module: a module opts in by overriding
+    ``ddb`` to depend on it; every test makes its own accounts and bins."""
+    with module_moto_world() as client:
+        yield client
+
+
 @contextmanager
 def module_moto_world() -> Iterator[Any]:
     """Both tables in one moto world for a whole test module; yields a DynamoDB client.
