@@ -1,17 +1,16 @@
-"""The handler in this process on moto's in-process DynamoDB, as tests/conftest.py does it:
-the template's own tables, an account, API Gateway events through the real lambda_handler,
-and a Meter on the service's DynamoDB client."""
+"""The handler in this process on moto's in-process DynamoDB, with the api tests' harness
+(tests/support/inproc.py): the template's own tables, an account, API Gateway events
+through the real lambda_handler, and a Meter on the service's DynamoDB client."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from tests.support.inproc import reset_caches
+from tests.support.inproc import Api, Reply, moto_tables
+from tests.support.inproc import reset_caches as reset_caches  # for bench.leases
 from tests.support.tables import bin_items
 
 from bench.units import Meter
@@ -32,34 +31,21 @@ ENV = {
 }
 
 
-@dataclass
-class Response:
-    status: int
-    body: Any
-
-
 class Session:
     def __init__(self, key: str, meter: Meter, reader: Any, poller: Any) -> None:
-        self.key = key
+        self.api = Api(key)
         self.meter = meter
         self.reader = reader
         self.poller = poller
 
-    def call(self, method: str, path: str, body: Any = None, **headers: str) -> Response:
-        from binvault.handlers.api import lambda_handler
-        from binvault.local.events import LocalContext, rest_event
-
+    def call(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         sent = {name.replace("_", "-"): value for name, value in headers.items()}
-        sent["X-Master-Key"] = self.key
-        raw = None
-        if body is not None:
-            raw = json.dumps(body, separators=(",", ":"))
+        if body is not None:  # compact, as clients send it: the records are sized to the byte
+            body = json.dumps(body, separators=(",", ":"))
             sent["Content-Type"] = "application/json"
-        result = lambda_handler(rest_event(method, path, sent, raw), LocalContext())
-        text = result.get("body") or ""
-        return Response(int(result["statusCode"]), json.loads(text) if text else None)
+        return self.api(method, path, sent, body)
 
-    def ok(self, method: str, path: str, body: Any = None, **headers: str) -> Response:
+    def ok(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         response = self.call(method, path, body, **headers)
         if response.status != 200:
             raise RuntimeError(f"{method} {path}: HTTP {response.status} {response.body}")
@@ -84,37 +70,17 @@ class Session:
 
 @contextmanager
 def session() -> Iterator[Session]:
-    """moto in-process with the template's tables and one account; the environment and the
-    service's caches are put back afterwards."""
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "POWERTOOLS_")):
-            del os.environ[name]
-    os.environ.update(ENV)
-    reset_caches()
-    from moto import mock_aws
+    """moto in-process with the template's tables and one account, as the api tests run
+    (``tests.support.inproc``); the environment and the service's caches are put back afterwards."""
+    with moto_tables(ENV) as reader:
+        # imported in the environment set (Powertools reads its log level on import)
+        from binvault import admin
+        from binvault.dal.client import dynamodb
+        from binvault.local.streams import StreamPoller
 
-    from binvault import admin
-    from binvault.dal.client import dynamodb
-    from binvault.local import moto_fixes
-    from binvault.local.streams import StreamPoller
-    from binvault.local.template_tables import create_tables
-
-    moto_fixes.install()
-    try:
-        with mock_aws():
-            import boto3
-
-            client = dynamodb()
-            create_tables(client, TABLE, IDEMPOTENCY_TABLE)
-            reader = boto3.client("dynamodb")
-            key = admin.create_account(10**9)["masterKey"]
-            meter = Meter(client, reader)
-            try:
-                yield Session(key, meter, reader, StreamPoller(TABLE))
-            finally:
-                meter.close()
-    finally:
-        reset_caches()
-        os.environ.clear()
-        os.environ.update(saved)
+        key = admin.create_account(10**9)["masterKey"]
+        meter = Meter(dynamodb(), reader)
+        try:
+            yield Session(key, meter, reader, StreamPoller(TABLE))
+        finally:
+            meter.close()
