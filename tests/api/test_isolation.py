@@ -64,13 +64,13 @@ def items_of(ddb: Any, bin_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def owner(ddb: Any) -> Account:
-    return make_account()
+def owner(account: Account) -> Account:
+    return account
 
 
 @pytest.fixture
-def stranger(ddb: Any) -> Account:
-    return make_account()
+def stranger(other_account: Account) -> Account:
+    return other_account
 
 
 def owned_bin(owner: Account, private: bool = True, versions: int = 2) -> tuple[str, str]:
