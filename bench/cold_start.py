@@ -27,7 +27,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from bench.common import PYTHON, ROOT, Deadline, Stack, child_env
+from tests.support.stack import Stack, child_env
+
+from bench.common import PYTHON, ROOT, Deadline
 
 TARGET_RATIO = 1.25
 MIN_ROUNDS = 3  # measured rounds kept even when the time budget runs out
