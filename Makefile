@@ -14,7 +14,7 @@ BINVAULT_DATA ?= $(CURDIR)/.binvault
 BINVAULT_CONCURRENCY ?= 4
 ARGS ?= --help
 
-.PHONY: run run-memory reset admin test unit integration e2e lint transform format bench soak openapi invoke \
+.PHONY: run run-memory reset admin test unit api integration e2e lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
@@ -36,14 +36,17 @@ reset: $(STAMP)  ## wipe the local data ($(BINVAULT_DATA)); refused while `make 
 admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='create-account --requests 1000'
 	BINVAULT_DATA=$(BINVAULT_DATA) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.admin $(ARGS)
 
-test: $(STAMP)  ## every test (unit, integration, e2e on the local stack, the packaged artifact) with the coverage floor
+test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact; not the long soak) with the coverage floor
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90 tests
 
-unit: $(STAMP)
+unit: $(STAMP)  ## unit tests only: no moto, no handler call (seconds)
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(STAMP)
+api: $(STAMP)  ## the handler on moto's in-process DynamoDB (no network)
+	$(BIN)/python -m pytest tests/api
+
+integration: $(STAMP)  ## the local stack over loopback HTTP: contract fuzzing, durability, the short soak
 	$(BIN)/python -m pytest tests/integration
 
 # The end-to-end suite against any deployment: make e2e BINVAULT_URL=<ApiUrl> BINVAULT_KEY=<master key>
@@ -70,8 +73,8 @@ bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON + PNG)
 	$(BIN)/python -m bench
 
 SOAK_ARGS ?=
-soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only); 10 minutes: SOAK_ARGS='--requests 1000000 --max-seconds 600'
-	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+soak: $(STAMP)  ## bounded soak on the local stack with injected faults (loopback only); 10 minutes: SOAK_ARGS='--soak-requests 1000000 --soak-max-seconds 600'
+	$(BIN)/python -m pytest -m soak -s tests/integration/test_soak.py $(SOAK_ARGS)
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json and docs/api.md's tables from the route table (binvault_docs, not shipped)
 	$(BIN)/python -m binvault_docs.openapi > docs/openapi.json
@@ -82,7 +85,7 @@ package: $(STAMP)  ## build the python3.13/arm64 Lambda artifact without Docker,
 
 # `sam build` (Metadata: BuildMethod: makefile) runs these with ARTIFACTS_DIR set: the
 # deployed code is exactly build/package, the artifact `make package` builds and checks and
-# tests/unit/test_artifact.py rehearses. The AWS SDK is not bundled (the runtime's is used).
+# tests/artifact/test_artifact.py rehearses. The AWS SDK is not bundled (the runtime's is used).
 build-ApiFunction build-PurgeFunction: $(STAMP)
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	bash scripts/package.sh

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start, delete_versions, leases, listing, load, plots, report, round_trips, storage, throughput
-from bench.common import RESULTS, load_average, local_stack, machine_info, write_json
+from bench.common import RESULTS, bench_stack, load_average, machine_info, write_json
 
 
 def _phase(results: dict[str, Any], name: str, work: Callable[[], Any]) -> Any:
@@ -25,14 +25,6 @@ def _phase(results: dict[str, Any], name: str, work: Callable[[], Any]) -> Any:
     results["phase_seconds"][name] = round(time.perf_counter() - started, 1)
     print(f"[bench] {name} done in {results['phase_seconds'][name]} s", flush=True)
     return results[name]
-
-
-def _stack_log_findings(log: Path) -> dict[str, int]:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return {
-        "purge_batch_failures": text.count("All records failed processing"),
-        "purge_dead_lettered": text.count("dead-lettered"),
-    }
 
 
 def run(quick: bool, out: Path) -> dict[str, Any]:
@@ -49,11 +41,9 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
-        log = Path(scratch) / "stack.log"
-        with local_stack(log) as stack:
+        with bench_stack(Path(scratch)) as stack:
             _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
             _phase(results, "load", lambda: load.run(stack, quick))
-        results["local_stack_log"] = _stack_log_findings(log)
         _phase(results, "throughput", lambda: throughput.run(Path(scratch), quick))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["machine"]["load_average_at_end"] = load_average()

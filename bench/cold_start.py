@@ -51,13 +51,13 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, RESULTS, ROOT, SRC, Deadline, Stack, child_env, load_average, local_stack, write_json
+from tests.support.stack import SRC, Stack, child_env, local_stack
+
+from bench.common import PYTHON, RESULTS, ROOT, TABLE, Deadline, load_average, users_record, write_json
 
 TARGET_RATIO = 1.0
 ROUNDS, QUICK_ROUNDS = 24, 3
@@ -378,12 +378,7 @@ def measure(stack: Stack, bin_id: str, quick: bool = False, ablation: bool = Fal
 
 def run(quick: bool = False, ablation: bool = False) -> dict[str, Any]:
     """The phase: its own in-memory local stack (see the module docstring), one bin, the rounds."""
-    from bench.common import users_record
-
-    with (
-        tempfile.TemporaryDirectory(prefix="binvault-cold-") as scratch,
-        local_stack(Path(scratch) / "stack.log", data="memory") as stack,
-    ):
+    with local_stack("memory", table=TABLE) as stack:
         bin_id = stack.client().create(users_record(1000))
         return measure(stack, bin_id, quick, ablation)
 

@@ -1,61 +1,40 @@
-"""Shared pieces of the benchmarks: the local stack in a subprocess, a keep-alive HTTP
-client, percentiles, sample records, machine facts and the results folder.
+"""Shared pieces of the benchmarks: the local stack as they run it, percentiles, sample
+records, machine facts and the results folder. The stack launcher, the HTTP client and the
+table helpers are the tests' own (tests/support, imported as ``tests.support``).
 
 Everything here talks to 127.0.0.1 only, and every wait is bounded.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import platform
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.stack import ROOT, Stack, local_stack
+
 RESULTS = ROOT / "bench" / "results"
-SRC = ROOT / "src"
 PYTHON = sys.executable
-STACK_START_SECONDS = 60.0
-# The local stream poller retries a failed purge record 10 times, 0.25 s apart.
-PURGE_RETRY_SETTLE_SECONDS = 2.75
-SETTLE_SECONDS = 6.0
-QUIET_PROBES = 6  # consecutive idle-fast probes, 50 ms apart: longer than one poll interval
-STACK_STOP_SECONDS = 15.0
-HTTP_TIMEOUT_SECONDS = 30.0
+TABLE = "binvault-bench"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child process: src on the path, no real AWS reachable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update(
-        PYTHONPATH=str(SRC),
-        PYTHONDONTWRITEBYTECODE="1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - a dummy for the local emulator
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    env.update(extra)
-    return env
+@contextmanager
+def bench_stack(scratch: Path, data: str | None = None) -> Iterator[Stack]:
+    """`make run` in a subprocess on free ports (so client threads do not share its GIL),
+    durable as `make run` is, with its data in a fresh directory in ``scratch`` (or
+    ``data``: a directory, or "memory")."""
+    with local_stack(data or tempfile.mkdtemp(prefix="data-", dir=scratch), table=TABLE) as stack:
+        yield stack
 
 
 def machine_info() -> dict[str, Any]:
@@ -161,252 +140,7 @@ def compact_size(record: Any) -> int:
     return len(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-# ---- HTTP ------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    seconds: float
-
-
-class Client:
-    """HTTP/1.1 to the local API (one per thread).
-
-    A fresh connection per request by default: the local API server (werkzeug's) closes
-    each connection after its response (``Connection: close``), so a kept-alive client
-    reconnects for every request anyway (see ``keep_alive_stall`` in load.py).
-    """
-
-    def __init__(self, api_url: str, key: str, keep_alive: bool = False) -> None:
-        rest = api_url.removeprefix("http://")
-        hostport, _, prefix = rest.partition("/")
-        self.host, _, port = hostport.partition(":")
-        self.port = int(port)
-        self.prefix = "/" + prefix
-        self.key = key
-        self.keep_alive = keep_alive
-        self._conn: http.client.HTTPConnection | None = None
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def request(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
-        sent = {name.replace("_", "-"): value for name, value in headers.items()}
-        sent["X-Master-Key"] = self.key
-        payload = None
-        if body is not None:
-            payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-            sent["Content-Type"] = "application/json"
-        if not self.keep_alive:
-            self.close()
-        for attempt in (1, 2):  # one reconnect if the server closed an idle connection
-            conn = self._connection()
-            try:
-                started = time.perf_counter()
-                conn.request(method, self.prefix + path, body=payload, headers=sent)
-                response = conn.getresponse()
-                raw = response.read()
-                elapsed = time.perf_counter() - started
-                break
-            except (http.client.HTTPException, ConnectionError):
-                self.close()
-                if attempt == 2:
-                    raise
-        return Reply(response.status, json.loads(raw) if raw else None, elapsed)
-
-    # the calls the benchmarks make
-    def create(self, record: Any) -> str:
-        reply = self.request("POST", "/b", record)
-        expect(reply, "create")
-        return str(reply.body["metadata"]["id"])
-
-    def update(self, bin_id: str, record: Any, versioning: bool = True) -> Reply:
-        return self.request("PUT", f"/b/{bin_id}", record, X_Bin_Versioning="true" if versioning else "false")
-
-    def delete_versions(self, bin_id: str, preserve: bool = True) -> Reply:
-        return self.request("DELETE", f"/b/{bin_id}/versions", X_Preserve_Latest="true" if preserve else "false")
-
-
-def expect(reply: Reply, what: str) -> Reply:
-    if reply.status != 200:
-        raise RuntimeError(f"{what}: HTTP {reply.status} {reply.body}")
-    return reply
-
-
-# ---- the local stack -------------------------------------------------------------------
-
-
-@dataclass
-class Stack:
-    api_url: str
-    dynamodb_url: str
-    key: str
-    table: str
-    pid: int
-    log_path: Path
-    idle_probe: float | None = None
-
-    def purge_failures(self) -> int:
-        """Purge deliveries the stack logged as failed (see the bench report: a local-only bug)."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text.count("All records failed processing")
-
-    def probe_seconds(self) -> float:
-        """One request that never reaches DynamoDB: how busy the stack process is right now."""
-        return Client(self.api_url, self.key).request("GET", "/b/not-a-bin-id").seconds
-
-    def settle(self) -> float:
-        """Wait, bounded, until the stack is idle again before the next measurement.
-
-        After a large purge the stream poller still has its REMOVE records to read, in the
-        same process as the API; the probe sees that as slow answers. Returns the wait.
-        """
-        started = time.perf_counter()
-        if self.purge_failures():  # the poller retries a failed record 10 times, 0.25 s apart
-            time.sleep(PURGE_RETRY_SETTLE_SECONDS)
-        if self.idle_probe is None:
-            self.idle_probe = statistics.median(self.probe_seconds() for _ in range(9))
-        quiet, deadline = 0, Deadline(SETTLE_SECONDS)
-        while quiet < QUIET_PROBES and not deadline.expired:
-            quiet = quiet + 1 if self.probe_seconds() < 2 * self.idle_probe + 0.002 else 0
-            time.sleep(0.05)
-        return time.perf_counter() - started
-
-    def client(self, keep_alive: bool = False) -> Client:
-        return Client(self.api_url, self.key, keep_alive)
-
-    def dynamodb(self) -> Any:
-        """A plain boto3 client on the stack's embedded DynamoDB (for checks, not timing)."""
-        import boto3
-
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.dynamodb_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",  # noqa: S106 - a dummy for the local emulator
-        )
-
-
-@contextmanager
-def local_stack(log_path: Path, data: str | None = None, **extra: str) -> Iterator[Stack]:
-    """`make run` in a subprocess on free ports, so client threads do not share its GIL.
-
-    Durable as `make run` is, with its data in a fresh directory beside the log (or
-    ``data``: a directory, or "memory"); ``extra`` goes into its environment.
-    """
-    port, dynamodb_port = free_port(), free_port()
-    table = "binvault-bench"
-    env = child_env(
-        PORT=str(port),
-        DYNAMODB_PORT=str(dynamodb_port),
-        TABLE_NAME=table,
-        IDEMPOTENCY_TABLE_NAME=f"{table}-idempotency",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        BINVAULT_DATA=data or str(log_path.parent / f"data-{port}"),
-        **extra,
-    )
-    log = log_path.open("a")  # shared with the child's stderr: append keeps both
-    process = subprocess.Popen(
-        [PYTHON, "-m", "binvault.local.stack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    drain = threading.Thread(target=_drain, args=(process, log), daemon=True)
-    try:
-        key = _demo_key(process)
-        drain.start()
-        yield Stack(
-            api_url=f"http://127.0.0.1:{port}/v3",
-            dynamodb_url=f"http://127.0.0.1:{dynamodb_port}",
-            key=key,
-            table=table,
-            pid=process.pid,
-            log_path=log_path,
-        )
-    finally:
-        _stop(process)
-        if drain.is_alive():
-            drain.join(STACK_STOP_SECONDS)
-        log.close()
-
-
-def _demo_key(process: subprocess.Popen[str]) -> str:
-    found: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.strip().startswith("demo key"):
-                found.append(line.split()[-1])
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(STACK_START_SECONDS)
-    if not found:
-        raise RuntimeError(f"the local stack did not start within {STACK_START_SECONDS:.0f} s")
-    return found[0]
-
-
-def _drain(process: subprocess.Popen[str], log: TextIO) -> None:
-    """Keep the pipe flowing; the stack's own logs (Powertools logs to stdout) go to the log."""
-    assert process.stdout is not None
-    for line in process.stdout:
-        log.write(line)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)  # the stack's own clean shutdown path
-    try:
-        process.wait(STACK_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STACK_STOP_SECONDS)
-
-
 # ---- results ---------------------------------------------------------------------------
-
-
-def _bin_query(table: str, bin_id: str) -> dict[str, Any]:
-    return {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"BIN#{bin_id}"}},
-        "ConsistentRead": True,
-    }
-
-
-def bin_items(client: Any, table: str, bin_id: str) -> list[dict[str, Any]]:
-    """Every item of one bin (base and versions, any generation), all pages."""
-    items: list[dict[str, Any]] = []
-    request = _bin_query(table, bin_id)
-    while True:
-        page = client.query(**request)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def bin_item_count(client: Any, table: str, bin_id: str) -> int:
-    """How many items one bin has in the table (base and versions)."""
-    return int(client.query(**_bin_query(table, bin_id), Select="COUNT")["Count"])
 
 
 def write_json(path: Path, data: Any) -> None:

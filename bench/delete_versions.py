@@ -21,7 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import Deadline, Stack, bin_item_count, bin_items, expect, summary_ms, users_record
+from tests.support.client import expect
+from tests.support.stack import Stack
+from tests.support.tables import bin_item_count, bin_items
+
+from bench.common import Deadline, summary_ms, users_record
 from bench.units import item_size, read_units, write_units
 
 FULL = {1: 6, 10: 4, 100: 3, 1000: 3}  # versions -> bins (repetitions)

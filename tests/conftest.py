@@ -1,11 +1,11 @@
-"""Shared fixtures: dummy AWS credentials, moto with the template's own tables, an API
-Gateway event factory that goes through the real lambda_handler, and a DynamoDB call counter."""
+"""Shared fixtures: dummy AWS credentials, moto with the template's own tables, the API
+(``tests.support.inproc.Api``: API Gateway events through the real lambda_handler), a
+DynamoDB call counter, and the soak's options. The tests in tests/api use them; tests/unit
+needs none of them but the environment."""
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +14,21 @@ from typing import Any
 
 import pytest
 
+from tests.support.inproc import Api, moto_tables, reset_caches
+from tests.support.inproc import Reply as Reply  # re-exported for the api tests
+
 TABLE = "binvault-test"
 IDEMPOTENCY_TABLE = "binvault-test-idempotency"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``make soak``'s knobs (tests/integration/test_soak.py): make soak SOAK_ARGS='--soak-requests 1000'."""
+    from tests.integration.test_soak import Settings
+
+    group = parser.getgroup("soak", "the soak (pytest -m soak tests/integration/test_soak.py)")
+    for name, default in vars(Settings()).items():
+        group.addoption(f"--soak-{name.replace('_', '-')}", type=type(default), default=default)
+    group.addoption("--soak-output", default="bench/results/soak.json", help="where the results go")
 
 
 @pytest.fixture(autouse=True)
@@ -36,16 +49,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_caches()
     yield
     reset_caches()
-
-
-def reset_caches() -> None:
-    from binvault.dal.client import dynamodb
-    from binvault.logic import auth
-    from binvault.models.settings import get_settings
-
-    get_settings.cache_clear()
-    dynamodb.cache_clear()
-    auth.clear_cache()
 
 
 @pytest.fixture
@@ -85,77 +88,6 @@ def account(ddb: Any) -> Account:
 @pytest.fixture
 def other_account(ddb: Any) -> Account:
     return make_account()
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-    raw: str
-
-    @property
-    def message(self) -> str | None:
-        return self.body.get("message") if isinstance(self.body, dict) else None
-
-
-_ENVIRONMENT = threading.Lock()
-
-
-class Api:
-    """Calls the real lambda_handler with API Gateway REST proxy events.
-
-    One call at a time, like one Lambda execution environment (Powertools keeps the current
-    event on the resolver): tests of concurrent clients call ``logic/`` from threads, which
-    is what separate execution environments sharing one table amount to.
-    """
-
-    def __init__(self, key: str | None = None) -> None:
-        self.key = key
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str] | list[tuple[str, str]] | None = None,
-        body: Any = None,
-        query: dict[str, str] | None = None,
-        key: str | bool | None = True,
-    ) -> Reply:
-        from binvault.handlers.api import lambda_handler
-        from binvault.local.events import LocalContext, rest_event
-
-        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
-        chosen = self.key if key is True else key
-        if chosen:
-            pairs.append(("X-Master-Key", chosen))
-        if body is not None and not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
-            if not any(name.lower() == "content-type" for name, _ in pairs):
-                pairs.append(("Content-Type", "application/json"))
-        with _ENVIRONMENT:
-            result = lambda_handler(rest_event(method, path, pairs, body, query), LocalContext())
-        raw = result.get("body") or ""
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        headers_out = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            headers_out[name.lower()] = ", ".join(values)
-        return Reply(result["statusCode"], headers_out, parsed, raw)
-
-    # conveniences for the common calls
-    def create(self, record: Any = None, **headers: str) -> Reply:
-        return self("POST", "/b", headers=_headers(headers), body=record or {"hello": "world"})
-
-    def update(self, bin_id: str, record: Any, versioning: bool = True, **headers: str) -> Reply:
-        extra = {"X-Bin-Versioning": "true" if versioning else "false", **_headers(headers)}
-        return self("PUT", f"/b/{bin_id}", headers=extra, body=record)
-
-
-def _headers(kwargs: dict[str, str]) -> dict[str, str]:
-    return {name.replace("_", "-"): value for name, value in kwargs.items()}
 
 
 @pytest.fixture
@@ -257,42 +189,29 @@ def seed_versions(bin_id: str, count: int) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def moto_world() -> Iterator[Any]:
+    """``module_moto_world`` for the requesting module: a module opts in by overriding
+    ``ddb`` to depend on it; every test makes its own accounts and bins."""
+    with module_moto_world() as client:
+        yield client
+
+
 @contextmanager
 def module_moto_world() -> Iterator[Any]:
     """Both tables in one moto world for a whole test module; yields a DynamoDB client.
 
     For modules of many small tests, where table setup (~0.4 s) would cost more than the
     tests. conftest's ``aws_env`` is function-scoped, so the same environment is set here
-    first. ``aws_env`` drops the cached client before every test, and a client from a fresh
-    botocore session reloads the service model (~0.5 s): one shared session avoids that
-    (moto is imported first, so the session carries moto's hook).
+    first (``tests.support.inproc.moto_tables``).
     """
-    import boto3
-    import botocore.session
-    from moto import mock_aws
-
-    from binvault.local import moto_fixes
-    from binvault.local.template_tables import create_tables
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            patch.delenv(name)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "TABLE_NAME": TABLE,
-            "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
-            patch.setenv(name, value)
-        session = botocore.session.get_session()
-        patch.setattr(botocore.session, "get_session", lambda env_vars=None: session)
-        patch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() here: this session, then undone
-        reset_caches()
-        moto_fixes.install()
-        with mock_aws():
-            client = session.create_client("dynamodb")
-            create_tables(client, TABLE, IDEMPOTENCY_TABLE)
-            yield client
-        reset_caches()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    with moto_tables(env) as client:
+        yield client

@@ -4,7 +4,7 @@ place (``make openapi`` runs it after the OpenAPI build).
 The prose of docs/api.md is written by hand; the tables between its ``<!-- generated: NAME -->``
 and ``<!-- end generated -->`` markers come from the route table and the exception classes,
 the same sources as docs/openapi.json, so the routes, headers and exact messages a reader
-finds there are the ones the code serves. tests/unit/test_openapi.py checks that the
+finds there are the ones the code serves. tests/api/test_openapi.py checks that the
 committed file is current.
 """
 

@@ -14,7 +14,7 @@ time. The Lambda must not pay that (one validated route took a cold first reques
 ``logic/inputs.py``, and this build tool (outside the Lambda package) gives a
 documentation-only resolver one typed stub per table entry, never served.
 
-tests/unit/test_openapi.py checks that the committed docs/openapi.json is what this module
+tests/api/test_openapi.py checks that the committed docs/openapi.json is what this module
 generates and that the real resolver serves exactly the table's routes;
 tests/integration/test_fuzz.py then checks the real server's answers against the document.
 """

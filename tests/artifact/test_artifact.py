@@ -171,7 +171,7 @@ def dynamodb_endpoint() -> Iterator[tuple[str, str, str]]:
     from moto.server import ThreadedMotoServer
 
     from binvault.local.template_tables import create_tables
-    from tests.integration.conftest import free_port
+    from tests.support.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

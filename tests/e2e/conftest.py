@@ -5,72 +5,30 @@
 
 runs it against a deployment (``make e2e`` or ``pytest tests/e2e``). Without BINVAULT_URL
 the suite starts ``make run``'s local stack itself (tests/integration/conftest.py) and runs
-against that, which is what ``make test`` and CI do. Only the standard library talks HTTP,
-and the suite asks nothing of the target but the contract (no table access, no timing).
+against that, which is what ``make test`` and CI do. Only the standard library talks HTTP
+(tests/support/client.py), and the suite asks nothing of the target but the contract (no table access, no timing).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.integration.conftest import (
-    LocalService,
-    service,  # noqa: F401 - the local stack fixture, started on demand
-)
+from tests.integration.conftest import service  # noqa: F401 - the local stack fixture, started on demand
+from tests.support.client import Client
+from tests.support.stack import Stack
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
+class Target(Client):
+    """The deployment (or local stack) under test; remembers the bins it made."""
 
-    @property
-    def body(self) -> Any:
-        return json.loads(self.raw) if self.raw else None
-
-    @property
-    def message(self) -> Any:
-        body = self.body
-        return body.get("message") if isinstance(body, dict) else None
-
-
-@dataclass
-class Target:
-    url: str  # ends in /v3
-    key: str
-    created: list[str] = field(default_factory=list)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        key: str | bool | None = True,
-        url: str | None = None,
-    ) -> Reply:
-        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
-        all_headers = {"Content-Type": "application/json"} if body is not None else {}
-        chosen = self.key if key is True else key
-        if chosen:
-            all_headers["X-Master-Key"] = chosen
-        all_headers.update(headers or {})
-        request = urllib.request.Request((url or self.url) + path, data=data, method=method, headers=all_headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+    def __init__(self, url: str, key: str) -> None:
+        super().__init__(url, key)
+        self.created: list[str] = []
 
     def new_bin(self, record: Any = None, **headers: str) -> str:
         reply = self.request("POST", "/b", record if record is not None else {"e2e": True}, headers)
@@ -93,7 +51,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if url:
         chosen = Target(url.rstrip("/"), key)
     else:
-        service: LocalService = request.getfixturevalue("service")
+        service: Stack = request.getfixturevalue("service")
         chosen = Target(service.url, service.key)
     yield chosen
     for bin_id in chosen.created:  # leave a deployment as we found it

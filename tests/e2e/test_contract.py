@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import Reply, Target
+from tests.e2e.conftest import Target
+from tests.support.client import Reply
 
 pytestmark = pytest.mark.e2e
 NOT_FOUND = "Bin not found or it doesn't belong to your account"

@@ -10,14 +10,13 @@ samples send, JSON bodies, nothing the local test helpers add.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Http, LocalService
+from tests.support.client import Reply
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +24,13 @@ TABLE = "binvault-local"
 PERMISSIONS = ("create", "read", "update", "delete")
 
 
-def send(service: LocalService, method: str, path: str, headers: dict[str, str], body: Any = None) -> Http:
+def send(service: Stack, method: str, path: str, headers: dict[str, str], body: Any = None) -> Reply:
     """One request with exactly these headers (and a JSON body when given), like
     ``requests.request(method, url, json=body, headers=headers)`` in JSONBin's samples."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(service.url + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw, status, got = response.read(), response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        raw, status, got = error.read(), error.code, dict(error.headers)
-    return Http(status, {k.lower(): v for k, v in got.items()}, json.loads(raw) if raw else None)
+    return service.request(method, path, body, headers, key=False)
 
 
-def create_key(service: LocalService, name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def create_key(service: Stack, name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     # JSONBin's sample: Content-Type, X-Master-Key, X-Key-Name and the permissions as JSON
     reply = send(
         service,
@@ -51,12 +43,12 @@ def create_key(service: LocalService, name: str, allowed: tuple[str, ...]) -> di
     return dict(reply.body)
 
 
-def delete_key(service: LocalService, key_id: str) -> Http:
+def delete_key(service: Stack, key_id: str) -> Reply:
     return send(service, "DELETE", f"/a/{key_id}", {"X-Master-Key": service.key})
 
 
 @pytest.fixture
-def keys(service: LocalService) -> Iterator[list[str]]:
+def keys(service: Stack) -> Iterator[list[str]]:
     """Ids of the keys a test made, deleted afterwards (an account holds at most 4)."""
     made: list[str] = []
     yield made
@@ -64,8 +56,8 @@ def keys(service: LocalService) -> Iterator[list[str]]:
         delete_key(service, key_id)
 
 
-def scan(service: LocalService) -> list[dict[str, Any]]:
-    table, items, start = service.table(), [], None
+def scan(service: Stack) -> list[dict[str, Any]]:
+    table, items, start = service.dynamodb(), [], None
     while True:
         kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
         if start:
@@ -77,7 +69,7 @@ def scan(service: LocalService) -> list[dict[str, Any]]:
             return items
 
 
-def snapshot(service: LocalService, bin_id: str) -> tuple[Any, ...]:
+def snapshot(service: Stack, bin_id: str) -> tuple[Any, ...]:
     """What a refused request must leave as it was: the bin's items, every account (quota
     included), and how many bins exist."""
     items = scan(service)
@@ -88,7 +80,7 @@ def snapshot(service: LocalService, bin_id: str) -> tuple[Any, ...]:
     )
 
 
-def new_bin(service: LocalService) -> str:
+def new_bin(service: Stack) -> str:
     reply = send(service, "POST", "/b", {"Content-Type": "application/json", "X-Master-Key": service.key}, {"v": 0})
     bin_id = str(reply.body["metadata"]["id"])
     versioned = {"Content-Type": "application/json", "X-Master-Key": service.key, "X-Bin-Versioning": "true"}
@@ -109,7 +101,7 @@ ROUTES = [
 ]
 
 
-def test_a_jsonbin_client_with_an_access_key_changes_only_its_base_url(service: LocalService, keys: list[str]) -> None:
+def test_a_jsonbin_client_with_an_access_key_changes_only_its_base_url(service: Stack, keys: list[str]) -> None:
     # Given an access key made as JSONBin's sample makes one
     created = create_key(service, "My Access Key", ("create", "read", "update"))
     keys.append(created["accessKeyId"])
@@ -179,7 +171,7 @@ def test_a_jsonbin_client_with_an_access_key_changes_only_its_base_url(service: 
 
 @pytest.mark.parametrize(("permission", "method", "path", "body"), ROUTES, ids=lambda v: str(v))
 def test_each_permission_on_each_route(
-    service: LocalService, keys: list[str], permission: str, method: str, path: str, body: Any
+    service: Stack, keys: list[str], permission: str, method: str, path: str, body: Any
 ) -> None:
     # Given a bin, a key with every permission but this route's, and one with only it
     bin_id = new_bin(service)
@@ -206,9 +198,7 @@ def test_each_permission_on_each_route(
     assert snapshot(service, bin_id)[1] != before[1]
 
 
-def test_the_meta_routes_and_the_access_keys_api_take_only_the_master_key(
-    service: LocalService, keys: list[str]
-) -> None:
+def test_the_meta_routes_and_the_access_keys_api_take_only_the_master_key(service: Stack, keys: list[str]) -> None:
     created = create_key(service, "everything", PERMISSIONS)
     keys.append(created["accessKeyId"])
     access = {"X-Access-Key": created["accessKey"]}
@@ -233,7 +223,7 @@ def test_the_meta_routes_and_the_access_keys_api_take_only_the_master_key(
     assert snapshot(service, bin_id) == before
 
 
-def test_privacy_route_makes_a_bin_public_without_a_version(service: LocalService) -> None:
+def test_privacy_route_makes_a_bin_public_without_a_version(service: Stack) -> None:
     bin_id = new_bin(service)
     assert send(service, "GET", f"/b/{bin_id}", {}).status == 401
     master = {"X-Master-Key": service.key}
@@ -256,7 +246,7 @@ def test_privacy_route_makes_a_bin_public_without_a_version(service: LocalServic
     )
 
 
-def test_no_table_item_holds_an_access_key(service: LocalService, keys: list[str]) -> None:
+def test_no_table_item_holds_an_access_key(service: Stack, keys: list[str]) -> None:
     created = create_key(service, "secret", PERMISSIONS)
     keys.append(created["accessKeyId"])
     access = created["accessKey"]
@@ -265,10 +255,10 @@ def test_no_table_item_holds_an_access_key(service: LocalService, keys: list[str
     assert send(service, "PUT", f"/b/{bin_id}", {**headers, "Idempotency-Key": "k-1"}, {"v": 2}).status == 200
     assert send(service, "GET", f"/b/{bin_id}", {"X-Access-Key": access}).status == 200
     stored = json.dumps(scan(service))
-    idempotency = service.table().scan(TableName=f"{TABLE}-idempotency")["Items"]
+    idempotency = service.dynamodb().scan(TableName=f"{TABLE}-idempotency")["Items"]
     assert access not in stored
     assert access not in json.dumps(idempotency)
-    assert access not in "".join(service.output)
+    assert access not in service.text()
 
 
 # ---- X-JSON-Path over HTTP ------------------------------------------------------------------
@@ -287,7 +277,7 @@ USERS = SAMPLE["moduleAccess"]["users"]
 
 
 @pytest.fixture(scope="module")
-def sample_bin(service: LocalService) -> str:
+def sample_bin(service: Stack) -> str:
     reply = send(service, "POST", "/b", {"Content-Type": "application/json", "X-Master-Key": service.key}, SAMPLE)
     return str(reply.body["metadata"]["id"])
 
@@ -316,7 +306,7 @@ def sample_bin(service: LocalService) -> str:
         ("$.nothing.here", []),
     ],
 )
-def test_json_path_over_http(service: LocalService, sample_bin: str, expression: str, expected: Any) -> None:
+def test_json_path_over_http(service: Stack, sample_bin: str, expression: str, expected: Any) -> None:
     master = {"X-Master-Key": service.key, "X-JSON-Path": expression}
     with_meta = send(service, "GET", f"/b/{sample_bin}", master)
     assert with_meta.status == 200, with_meta.body
@@ -327,6 +317,6 @@ def test_json_path_over_http(service: LocalService, sample_bin: str, expression:
 
 
 @pytest.mark.parametrize("expression", ["$[", "$..users[?(@.firstName =~ 'A.*')]", "$..[", "$" + "." * 2000])
-def test_a_bad_json_path_answers_400(service: LocalService, sample_bin: str, expression: str) -> None:
+def test_a_bad_json_path_answers_400(service: Stack, sample_bin: str, expression: str) -> None:
     reply = send(service, "GET", f"/b/{sample_bin}", {"X-Master-Key": service.key, "X-JSON-Path": expression})
     assert (reply.status, reply.body) == (400, {"message": "Invalid X-JSON-Path expression passed"})

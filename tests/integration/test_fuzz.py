@@ -23,12 +23,9 @@ with the three keys, in about 1 to 1.5 minutes on 2 cores.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 import schemathesis
@@ -53,7 +49,8 @@ from binvault import exceptions as errors
 from binvault.dal import keys
 from binvault_docs.models import ReadResponse
 from binvault_docs.openapi import MESSAGE_PATTERNS
-from tests.integration.conftest import free_port
+from tests.support.stack import Stack as LocalStack
+from tests.support.stack import child_env, local_stack
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +100,7 @@ schema = schemathesis.openapi.from_path(
 DOCUMENT = json.loads(DOC.read_text())
 
 
-# ---- the local stack in a subprocess ---------------------------------------------------
+# ---- the local stack in a subprocess (tests/support/stack.py) ---------------------------
 
 
 @dataclass
@@ -116,25 +113,16 @@ class Bin:
 @dataclass
 class Stack:
     api_url: str
-    dynamodb_url: str
     key: str
     other_key: str
     session: requests.Session
+    table: Any  # a DynamoDB client of the stack's embedded endpoint
     pool: list[Bin] = field(default_factory=list)
     access_key: str = ""  # the demo account's read-only access key
     access_key_id: str = ""
     # The stored bins as of the last request (see bins()).
     snapshot: dict[tuple[str, str], Any] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
-
-    def __post_init__(self) -> None:
-        self._client = boto3.client(
-            "dynamodb",
-            endpoint_url=self.dynamodb_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
 
     def new_bin(self, key: str, private: bool) -> Bin:
         headers = {"X-Master-Key": key, "X-Bin-Private": str(private).lower()}
@@ -162,7 +150,7 @@ class Stack:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
         while True:
-            page = self._client.scan(**kwargs)
+            page = self.table.scan(**kwargs)
             items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
@@ -184,36 +172,11 @@ class Stack:
         return visible
 
 
-def _follow(process: subprocess.Popen[str]) -> list[str]:
-    """The process's stdout lines, collected on a thread (a pipe read has no timeout, and
-    an undrained pipe would block the server once its buffer fills)."""
-    output: list[str] = []
-
-    def read() -> None:
-        for line in process.stdout or []:
-            output.append(line)
-
-    threading.Thread(target=read, name="stack-stdout", daemon=True).start()
-    return output
-
-
-def _demo_key(process: subprocess.Popen[str], output: list[str], timeout: float) -> str:
-    """The key from the banner's `demo key   <key>` line."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        for line in list(output):
-            match = re.match(r"\s*demo key\s+(\S+)", line)
-            if match:
-                return match.group(1)
-        time.sleep(0.1)
-    raise AssertionError(f"the local stack did not start: {''.join(output)}")
-
-
-def _create_account(dynamodb_url: str, env: dict[str, str]) -> str:
-    admin = [sys.executable, "-m", "binvault.admin", "--table", TABLE, "--endpoint-url", dynamodb_url]
+def _create_account(stack: LocalStack) -> str:
+    admin = [sys.executable, "-m", "binvault.admin", "--table", TABLE, "--endpoint-url", stack.dynamodb_url]
     done = subprocess.run(
         [*admin, "create-account", "--requests", "1000000"],
-        env=env,
+        env=child_env(AWS_ENDPOINT_URL_DYNAMODB=stack.dynamodb_url),
         capture_output=True,
         text=True,
         check=True,
@@ -223,39 +186,18 @@ def _create_account(dynamodb_url: str, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    port, dynamodb_port = free_port(), free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update(
-        PORT=str(port),
-        DYNAMODB_PORT=str(dynamodb_port),
-        TABLE_NAME=TABLE,
-        IDEMPOTENCY_TABLE_NAME=f"{TABLE}-idempotency",
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION="us-east-1",
-        PYTHONUNBUFFERED="1",
-        BINVAULT_DATA="memory",
-    )
-    log = tmp_path_factory.mktemp("fuzz") / "stack.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "binvault.local.stack"], stdout=subprocess.PIPE, stderr=stderr, env=env, text=True
-        )
-    output = _follow(process)
-    try:
-        key = _demo_key(process, output, timeout=60)
-        dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
+def stack() -> Iterator[Stack]:
+    with local_stack(table=TABLE) as running:
         started = Stack(
-            api_url=f"http://127.0.0.1:{port}/v3",
-            dynamodb_url=dynamodb_url,
-            key=key,
-            other_key=_create_account(dynamodb_url, {**env, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url}),
+            api_url=running.api_url,
+            key=running.key,
+            other_key=_create_account(running),
             session=requests.Session(),
+            table=running.dynamodb(),
         )
         started.pool = [
-            started.new_bin(key, private=True),
-            started.new_bin(key, private=False),
+            started.new_bin(running.key, private=True),
+            started.new_bin(running.key, private=False),
             started.new_bin(started.other_key, private=True),
             started.new_bin(started.other_key, private=False),
         ]
@@ -266,15 +208,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         elapsed = time.monotonic() - began
         statuses = " ".join(f"{name}={count}" for name, count in sorted(started.stats.items()))
         sys.stderr.write(f"\nfuzz: {started.stats['requests']} requests in {elapsed:.1f}s; {statuses}\n")
-        logs = log.read_text() + "".join(output)
+        logs = running.text()
         assert "Traceback" not in logs and '"level":"ERROR"' not in logs, logs
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ---- steering generated values to real data --------------------------------------------

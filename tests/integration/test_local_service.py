@@ -6,12 +6,13 @@ import time
 
 import pytest
 
-from tests.integration.conftest import LocalService
+from tests.support.client import Client
+from tests.support.stack import ROOT, Stack
 
 pytestmark = pytest.mark.integration
 
 
-def test_jsonbin_client_walkthrough(service: LocalService) -> None:
+def test_jsonbin_client_walkthrough(service: Stack) -> None:
     # create, two versioned updates, read latest and versions
     created = service.request("POST", "/b", {"greeting": "hello"}, {"X-Bin-Name": "walkthrough"})
     assert created.status == 200 and created.headers["etag"]
@@ -36,12 +37,12 @@ def test_jsonbin_client_walkthrough(service: LocalService) -> None:
     assert service.request("GET", f"/b/{bin_id}").status == 404
 
 
-def test_purge_runs_after_the_response(service: LocalService) -> None:
+def test_purge_runs_after_the_response(service: Stack) -> None:
     bin_id = service.request("POST", "/b", {"v": 0}).body["metadata"]["id"]
     for n in range(1, 31):
         service.request("PUT", f"/b/{bin_id}", {"v": n}, {"X-Bin-Versioning": "true"})
     assert service.request("DELETE", f"/b/{bin_id}/versions").body["metadata"]["versionsDeleted"] == 30
-    table = service.table()
+    table = service.dynamodb()
 
     def items() -> list[str]:
         page = table.query(
@@ -57,26 +58,24 @@ def test_purge_runs_after_the_response(service: LocalService) -> None:
     assert items() == ["BIN"]
 
 
-def test_errors_are_json_and_outside_the_stage_is_route_not_found(service: LocalService) -> None:
+def test_errors_are_json_and_outside_the_stage_is_route_not_found(service: Stack) -> None:
     assert service.request("GET", "/b/123").body == {"message": "Invalid Bin Id provided"}
-    wrong_stage = LocalService(service.url.replace("/v3", "/v2"), "", service.key, [])
+    wrong_stage = Client(service.url.replace("/v3", "/v2"), service.key)
     reply = wrong_stage.request("GET", "/b")
     assert (reply.status, reply.body) == (404, {"message": "Route not found"})
     missing = service.request("DELETE", f"/b/{'a' * 24}/versions", key=False)
     assert (missing.status, missing.body) == (401, {"message": "You need to pass X-Master-Key in the header"})
 
 
-def test_binary_body_is_rejected_cleanly(service: LocalService) -> None:
+def test_binary_body_is_rejected_cleanly(service: Stack) -> None:
     reply = service.request("POST", "/b", b"\xff\xfe{not utf8", {"Content-Type": "application/json"})
     assert (reply.status, reply.body) == (400, {"message": "Invalid JSON body"})
 
 
-def test_admin_cli_against_the_local_table(service: LocalService) -> None:
+def test_admin_cli_against_the_local_table(service: Stack) -> None:
     import json
     import subprocess
     import sys
-
-    from tests.integration.conftest import ROOT
 
     base = [
         sys.executable,
@@ -98,7 +97,7 @@ def test_admin_cli_against_the_local_table(service: LocalService) -> None:
             [*base, "create-account", "--requests", "2"], env=env, capture_output=True, text=True, check=True
         ).stdout
     )
-    user = LocalService(service.url, service.dynamodb_url, created["masterKey"], [])
+    user = service.client(created["masterKey"])
     assert user.request("POST", "/b", {"a": 1}).status == 200
     shown = subprocess.run(
         [*base, "show-account", created["accountId"]], env=env, capture_output=True, text=True, check=True
@@ -111,4 +110,4 @@ def test_admin_cli_against_the_local_table(service: LocalService) -> None:
         ).stdout
     )
     assert user.request("POST", "/b", {"a": 1}).status == 401
-    assert LocalService(service.url, "", rotated["masterKey"], []).request("POST", "/b", {"a": 1}).status == 200
+    assert service.client(rotated["masterKey"]).request("POST", "/b", {"a": 1}).status == 200

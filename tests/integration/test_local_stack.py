@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROOT, LocalService, free_port, stack_env, start_stack
+from tests.support.stack import ROOT, Stack, free_port, stack_env, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +24,8 @@ TABLE = "binvault-local"
 CORS = {"access-control-allow-origin": "*", "access-control-expose-headers": "ETag, Retry-After"}
 
 
-def bin_items(service: LocalService) -> list[tuple[str, str]]:
-    client, items, request = service.table(), [], {"TableName": TABLE, "ConsistentRead": True}
+def bin_items(service: Stack) -> list[tuple[str, str]]:
+    client, items, request = service.dynamodb(), [], {"TableName": TABLE, "ConsistentRead": True}
     while True:
         page = client.scan(**request)
         items.extend((i["pk"]["S"], i["sk"]["S"]) for i in page["Items"] if i["pk"]["S"].startswith("BIN#"))
@@ -59,7 +59,7 @@ def test_acknowledged_writes_survive_kill_9_and_a_restart(tmp_path: Path) -> Non
     first = start_stack(data)
     acked: dict[str, list[Any]] = {}  # bin id -> records by version (0 = base)
     lock = threading.Lock()
-    service = first.service
+    service = first
 
     def writer(number: int) -> None:
         for n in range(2):
@@ -89,7 +89,7 @@ def test_acknowledged_writes_survive_kill_9_and_a_restart(tmp_path: Path) -> Non
         assert service.request("DELETE", f"/b/{gone}").status == 200
         del acked[gone]
         other = local_admin(data, "create-account", "--requests", "10")
-        theirs = LocalService(service.url, "", other["masterKey"], []).request("POST", "/b", {"theirs": 1})
+        theirs = service.client(other["masterKey"]).request("POST", "/b", {"theirs": 1})
         assert theirs.status == 200
     finally:
         # When the stack is killed without any chance to clean up
@@ -99,7 +99,7 @@ def test_acknowledged_writes_survive_kill_9_and_a_restart(tmp_path: Path) -> Non
     # Then a new stack on the same data directory (and other ports) has every acknowledged write
     second = start_stack(data)
     try:
-        again = second.service
+        again = second
         assert second.key == first.key  # the demo account and its key are the same
         for bin_id, records in acked.items():
             assert again.request("GET", f"/b/{bin_id}/latest").body["record"] == records[-1]
@@ -109,7 +109,7 @@ def test_acknowledged_writes_survive_kill_9_and_a_restart(tmp_path: Path) -> Non
                 assert again.request("GET", f"/b/{bin_id}/{version}").body["record"] == record
         assert again.request("GET", f"/b/{gone}").status == 404
         other_bin = theirs.body["metadata"]["id"]
-        reread = LocalService(again.url, "", other["masterKey"], []).request("GET", f"/b/{other_bin}")
+        reread = again.client(other["masterKey"]).request("GET", f"/b/{other_bin}")
         assert reread.body["record"] == {"theirs": 1}
         # and quota spent before the crash stays spent (the account is the same record)
         assert local_admin(data, "show-account", other["accountId"])["requestsRemaining"] == 8
@@ -127,7 +127,7 @@ def test_acknowledged_writes_survive_kill_9_and_a_restart(tmp_path: Path) -> Non
     assert wiped.returncode == 0 and not data.exists()
 
 
-def test_a_data_directory_in_use_is_refused_at_once(service: LocalService) -> None:
+def test_a_data_directory_in_use_is_refused_at_once(service: Stack) -> None:
     assert service.data is not None
     for args in ([], ["--reset"]):
         done = subprocess.run(
@@ -220,7 +220,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("case", list(MALFORMED))
-def test_malformed_framing_gets_api_gateway_json_with_cors_and_stores_nothing(service: LocalService, case: str) -> None:
+def test_malformed_framing_gets_api_gateway_json_with_cors_and_stores_nothing(service: Stack, case: str) -> None:
     build, status, message = MALFORMED[case]
     before = bin_items(service)
     answer = raw_request(service.url, build(service.key))
@@ -231,7 +231,7 @@ def test_malformed_framing_gets_api_gateway_json_with_cors_and_stores_nothing(se
     assert bin_items(service) == before
 
 
-def test_a_chunked_body_is_read_whole(service: LocalService) -> None:
+def test_a_chunked_body_is_read_whole(service: Stack) -> None:
     record = json.dumps({"sent": "in", "three": "chunks"})
     chunks = [record[:5], record[5:20], record[20:]]
     body = "".join(f"{len(part):x}\r\n{part}\r\n" for part in chunks) + "0\r\n\r\n"
@@ -239,21 +239,17 @@ def test_a_chunked_body_is_read_whole(service: LocalService) -> None:
     assert status == 200 and reply["record"] == json.loads(record)
 
 
-def test_swagger_and_openapi_are_still_served(service: LocalService) -> None:
-    import urllib.request
-
-    with urllib.request.urlopen(service.url + "/openapi.json", timeout=30) as reply:
-        assert json.loads(reply.read())["servers"][0]["url"] == service.url
-    with urllib.request.urlopen(service.url + "/swagger", timeout=30) as reply:
-        assert "swagger-ui" in reply.read().decode()
+def test_swagger_and_openapi_are_still_served(service: Stack) -> None:
+    assert service.request("GET", "/openapi.json", key=False).body["servers"][0]["url"] == service.url
+    assert "swagger-ui" in service.request("GET", "/swagger", key=False).raw.decode()
 
 
 # ---- concurrency like Lambda --------------------------------------------------------------
 
 
-def test_a_slow_request_does_not_hold_up_the_others(service: LocalService) -> None:
+def test_a_slow_request_does_not_hold_up_the_others(service: Stack) -> None:
     # Given an Idempotency-Key whose first request is (as far as anyone can tell) still running
-    idempotency = service.table()
+    idempotency = service.dynamodb()
 
     def records() -> dict[str, dict[str, Any]]:
         items = idempotency.scan(TableName=f"{TABLE}-idempotency", ConsistentRead=True)["Items"]
@@ -319,13 +315,13 @@ def test_a_busy_port_stops_the_stack_at_once_naming_it(tmp_path: Path, variable:
     assert "Traceback" not in done.stderr
 
 
-def test_the_banner_and_make_admin_reach_the_local_table(service: LocalService) -> None:
+def test_the_banner_and_make_admin_reach_the_local_table(service: Stack) -> None:
     assert service.data is not None
-    banner = "".join(service.output)
+    banner = service.text()
     assert "make admin ARGS='create-account --requests 1000'" in banner
     assert f"TABLE_NAME={TABLE} AWS_ENDPOINT_URL_DYNAMODB={service.dynamodb_url}" in banner
     created = local_admin(service.data, "create-account", "--requests", "3")
-    user = LocalService(service.url, "", created["masterKey"], [])
+    user = service.client(created["masterKey"])
     assert user.request("POST", "/b", {"made": "by make admin"}).status == 200
     shown = local_admin(service.data, "show-account", created["accountId"])
     assert shown["requestsRemaining"] == 2 and created["masterKey"] not in json.dumps(shown)

@@ -11,15 +11,15 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import free_port
+from tests.support.client import Client
+from tests.support.inproc import restored_environment
+from tests.support.stack import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -27,34 +27,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def local_env() -> Iterator[None]:
     """``running`` sets the local stack's environment; put this process's back afterwards."""
-    from tests.conftest import reset_caches
-
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    reset_caches()
-    # Metrics recorded while the stack had them disabled stay in Powertools' shared buffer;
-    # the next test's handler call would print them.
-    from binvault.handlers import api, purge
-
-    api.metrics.clear_metrics()
-    purge.metrics.clear_metrics()
+    with restored_environment():
+        yield
 
 
 def http(url: str, method: str = "GET", body: Any = None, key: str | None = None, **headers: str) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    sent = {name.replace("_", "-"): value for name, value in headers.items()}
-    if key:
-        sent["X-Master-Key"] = key
-    if data is not None:
-        sent["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers=sent)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.loads(reply.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    reply = Client(url, key).request(method, "", body, {name.replace("_", "-"): v for name, v in headers.items()})
+    return reply.status, reply.body
 
 
 def test_journal_replay_and_compaction_keep_every_write(

@@ -139,7 +139,7 @@ def _create_client() -> BaseClient:
     config = Config(
         # "standard" retries throttling, 5xx and connection errors with jittered
         # exponential backoff; the invocation deadline (above) keeps them inside the
-        # function's timeout, and tests/unit/test_budgets.py checks the arithmetic.
+        # function's timeout, and tests/api/test_budgets.py checks the arithmetic.
         retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,

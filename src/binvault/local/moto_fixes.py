@@ -26,7 +26,7 @@ has read (advancing the shard's starting sequence number, so sequence numbers do
 change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
 
 Items 3 and 4 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
-``tests/unit/test_moto_fixes.py`` fences them: canaries fail when an upgrade moves the
+``tests/api/test_moto_fixes.py`` fences them: canaries fail when an upgrade moves the
 internals each item touches, and a behaviour test per item proves it still works.
 
 What upstream change would let us drop each item:
@@ -97,7 +97,7 @@ def install() -> None:
     original = models.DynamoDBBackend.transact_write_items
     models.copy = _NoTableCopy()  # type: ignore[assignment,attr-defined]
 
-    @functools.wraps(original)  # inspect.unwrap finds moto's own (tests/unit/test_moto_fixes.py)
+    @functools.wraps(original)  # inspect.unwrap finds moto's own (tests/api/test_moto_fixes.py)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         undo: list[tuple[Any, Any, Any, Any]] = []
         streams: dict[int, tuple[Any, int]] = {}

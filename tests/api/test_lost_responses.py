@@ -16,25 +16,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from binvault.models.bins import etag_for
-from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, Reply, make_account, module_moto_world, reset_caches
+from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, Reply, make_account, reset_caches
 from tests.support.faults import WRITE_OPERATIONS, injected_on, lose_response
 
 QUOTA = 1000
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
 _ANY_ID = re.compile(r"\b[0-9a-f]{24}\b")  # ids made during the request (collections, schema docs)
-
-
-@pytest.fixture(scope="module")
-def moto_world() -> Iterator[Any]:
-    with module_moto_world() as client:
-        yield client
 
 
 @pytest.fixture

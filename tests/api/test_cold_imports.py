@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IDEMPOTENCY_TABLE, TABLE, reset_caches
+from tests.conftest import IDEMPOTENCY_TABLE, TABLE
+from tests.support.inproc import reset_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,7 @@ def dynamodb_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from binvault.local.template_tables import create_tables
-    from tests.integration.conftest import free_port
+    from tests.support.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

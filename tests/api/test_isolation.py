@@ -13,7 +13,7 @@ import json
 import secrets
 import string
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +25,6 @@ from tests.conftest import (
     Api,
     add_versions,
     make_account,
-    module_moto_world,
     reset_caches,
     table_items,
 )
@@ -34,13 +33,6 @@ NOT_FOUND = {"message": "Bin not found or it doesn't belong to your account"}
 INVALID_KEY = {"message": "Invalid X-Master-Key provided"}
 NO_KEY = {"message": "You need to pass X-Master-Key in the header"}
 EXHAUSTED = {"message": "Requests exhausted. Buy additional requests at https://binvault.example/pricing"}
-
-
-@pytest.fixture(scope="module")
-def moto_world() -> Iterator[None]:
-    """One moto world for the module: every test makes its own accounts and bins."""
-    with module_moto_world():
-        yield
 
 
 @pytest.fixture
@@ -72,13 +64,13 @@ def items_of(ddb: Any, bin_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def owner(ddb: Any) -> Account:
-    return make_account()
+def owner(account: Account) -> Account:
+    return account
 
 
 @pytest.fixture
-def stranger(ddb: Any) -> Account:
-    return make_account()
+def stranger(other_account: Account) -> Account:
+    return other_account
 
 
 def owned_bin(owner: Account, private: bool = True, versions: int = 2) -> tuple[str, str]:

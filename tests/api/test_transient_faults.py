@@ -25,7 +25,6 @@ from tests.conftest import (
     Api,
     add_versions,
     bin_items,
-    module_moto_world,
     reset_caches,
     seed_versions,
 )
@@ -48,13 +47,6 @@ UNAVAILABLE = {"message": "Service temporarily unavailable, please retry"}
 
 
 # ---- the fault injector ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_world() -> Iterator[None]:
-    """One moto world for the module: every test makes its own bins and account."""
-    with module_moto_world():
-        yield
 
 
 @pytest.fixture

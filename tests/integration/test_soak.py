@@ -1,20 +1,25 @@
-"""`make soak`: a bounded soak of the local stack under concurrent mixed traffic and
-injected DynamoDB faults, then a check that nothing acknowledged was lost.
+"""The soak: the local stack under concurrent mixed traffic and injected DynamoDB faults,
+then a check that nothing acknowledged was lost and nothing was done twice.
 
-    python -m bench.soak                      3000 requests, 8 threads (a minute or two)
-    python -m bench.soak --requests 300       a quick run
+    make soak                      3000 requests, 8 threads (a minute or two)
+    make soak SOAK_ARGS='--soak-requests 1000000 --soak-max-seconds 600'    10 minutes
+
+``make test`` runs a short soak (``test_a_short_soak_keeps_every_invariant``: a few hundred
+requests, bursts included) so that this code cannot rot; ``make soak`` runs the long one
+(marked ``soak``, deselected by default) with the ``--soak-*`` options (tests/conftest.py)
+and writes its results to bench/results/soak.json.
 
 Everything runs in this process, on 127.0.0.1 only: the embedded DynamoDB endpoint, the
-stream poller and purge, and the API server (``binvault.local.stack.running``). Faults are
-injected into the API's own DynamoDB client (``binvault.dal.client.dynamodb()``) through
-botocore's ``before-send`` event, i.e. below botocore's retry loop, exactly where the
+stream poller and purge, and the API server (``tests.support.inproc.in_process``). Faults
+are injected into the API's own DynamoDB client (``binvault.dal.client.dynamodb()``) by
+``tests.support.faults.RandomFaults``, below botocore's retry loop, exactly where the
 network would produce them: throttling, 500s, dropped connections and transaction
 conflicts on ~2% of calls, plus short periodic bursts dense enough to outlast the retries
 (those must become ``503`` with ``Retry-After``, nothing else). A share of the faults on
 write calls are *lost responses*: the call reaches DynamoDB and is applied, then its answer
 is lost, and botocore sends it again (AWS does this; the emulator never does by itself).
 
-Invariants checked at the end (exit status 1 if any fails), per bin:
+Invariants asserted at the end, per bin:
 
 - no 5xx other than the contract's 503, and no unexpected 4xx;
 - nothing acknowledged is lost: every acknowledged versioned update is either still
@@ -24,38 +29,38 @@ Invariants checked at the end (exit status 1 if any fails), per bin:
 - ``versionCount`` equals the number of readable versions, and the next number is 404;
 - every record ever served (base, /latest, /n) is one some client wrote;
 - the purge physically removes every deleted version, and nothing is dead-lettered;
+- no bin exists that no acknowledged create reported;
 - the quota was charged exactly once per request: never below the requests that were
-  answered (other than 503), never above those plus the 503s (no double charge).
-
-Results (status counts per operation, error rates, faults injected, invariants, duration)
-are printed and written to bench/results/soak.json.
+  answered (other than 503), never above those plus the 503s (no double charge);
+- the process's memory does not keep growing after the warm-up (long runs only).
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
 import random
-import socket
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from bench.common import bin_item_count
+import pytest
 
-RESULTS = Path(__file__).resolve().parent / "results"
-HTTP_TIMEOUT_SECONDS = 30.0
+from tests.support.client import Client, Reply
+from tests.support.faults import RandomFaults, injected_on
+from tests.support.inproc import in_process
+from tests.support.tables import bin_item_count
+
+pytestmark = pytest.mark.integration
+
 PURGE_WAIT_SECONDS = 60.0
 UNAVAILABLE = "Service temporarily unavailable, please retry"
 DEMO_REQUESTS = 100_000
+BURST_LENGTH = 25  # requests in which most DynamoDB calls fail, every ``burst_every`` requests
 
 # (operation, weight): the traffic mix
 MIX = [
@@ -70,175 +75,16 @@ MIX = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# ---- fault injection --------------------------------------------------------------------
-
-
-class _Raw:
-    """The raw body botocore reads an HTTP response from."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
-def _error(code: str, message: str, **extra: Any) -> bytes:
-    return json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}).encode()
-
-
-FAULT_KINDS: dict[str, tuple[int, bytes] | str] = {
-    "ProvisionedThroughputExceededException": (
-        400,
-        _error(
-            "ProvisionedThroughputExceededException",
-            "The level of configured provisioned throughput was exceeded",
-        ),
-    ),
-    "ThrottlingException": (
-        400,
-        _error("ThrottlingException", "Rate of requests exceeds the allowed throughput"),
-    ),
-    "InternalServerError": (500, _error("InternalServerError", "Internal server error")),
-    "EndpointConnectionError": "raise",
-    "ReadTimeoutError": "raise",
-}
-# Calls whose response, once the call is applied, may be lost (and the call sent again).
-WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
-LOST_RESPONSE_SHARE = 0.4  # of the faults on write calls, outside bursts
-CONFLICT = (
-    400,
-    _error(
-        "TransactionCanceledException",
-        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict]",
-        CancellationReasons=[
-            {"Code": "None"},
-            {"Code": "TransactionConflict", "Message": "Transaction is ongoing"},
-        ],
-    ),
-)
-
-
-@dataclass
-class FaultInjector:
-    """A botocore ``before-send`` handler: fails a fraction of calls as the network would.
-
-    Nothing it fails reaches DynamoDB, so a request that ends in 503 wrote nothing.
-    """
-
-    rate: float
-    seed: int
-    burst_rate: float = 0.6
-    bursting: threading.Event = field(default_factory=threading.Event)
-    enabled: threading.Event = field(default_factory=threading.Event)
-    injected: Counter[str] = field(default_factory=Counter)
-    calls: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    # threads whose last call's response was lost: their retry goes through untouched, so a
-    # lost response never ends in a 503 whose write was applied (an unknowable outcome)
-    _retrying: set[int] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
-
-    def __call__(self, request: Any, event_name: str, **_: Any) -> Any:
-        from botocore import exceptions
-        from botocore.awsrequest import AWSResponse
-
-        operation = event_name.rsplit(".", 1)[-1]
-        thread = threading.get_ident()
-        with self._lock:
-            self.calls[operation] += 1
-            if not self.enabled.is_set() or thread in self._retrying:
-                self._retrying.discard(thread)
-                return None
-            bursting = self.bursting.is_set()
-            rate = self.burst_rate if bursting else self.rate
-            if self._random.random() >= rate:
-                return None
-            if operation in WRITES and not bursting and self._random.random() < LOST_RESPONSE_SHARE:
-                kind = "LostResponse"
-                self._retrying.add(thread)
-            elif operation == "TransactWriteItems" and self._random.random() < 0.3:
-                kind = "TransactionConflict"
-            else:
-                kind = self._random.choice(list(FAULT_KINDS))
-            self.injected[f"{operation}:{kind}"] += 1
-        if kind == "LostResponse":
-            _deliver(request)  # DynamoDB applies the call ...
-            raise exceptions.ReadTimeoutError(endpoint_url=request.url)  # ... and its answer is lost
-        if kind == "EndpointConnectionError":
-            raise exceptions.EndpointConnectionError(endpoint_url=request.url)
-        if kind == "ReadTimeoutError":  # raised before sending: the request never arrived
-            raise exceptions.ReadTimeoutError(endpoint_url=request.url)
-        status, body = CONFLICT if kind == "TransactionConflict" else FAULT_KINDS[kind]  # type: ignore[misc]
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "soak-injected"}
-        return AWSResponse(request.url, status, headers, _Raw(body))
-
-
-def _deliver(request: Any) -> None:
-    """Send a signed botocore request to its endpoint and drop the answer."""
-    url = urlsplit(request.url)
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=HTTP_TIMEOUT_SECONDS)
-    try:
-        connection.request(request.method, url.path or "/", body=request.body, headers=headers)
-        connection.getresponse().read()
-    finally:
-        connection.close()
-
-
-# ---- the client side -----------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-class Api:
-    """One HTTP/1.1 request per connection (kept-alive connections to the stand-in server
-    stall on Nagle + delayed ACK; that would measure the stand-in, not binvault)."""
-
-    def __init__(self, api_url: str, key: str) -> None:
-        rest = api_url.removeprefix("http://")
-        hostport, _, prefix = rest.partition("/")
-        host, _, port = hostport.partition(":")
-        self.host, self.port, self.prefix, self.key = host, int(port), "/" + prefix, key
-        self.answered: Counter[int] = Counter()  # every answer's status (0: no answer)
-        self._lock = threading.Lock()
-
-    def __call__(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        sent = {"X-Master-Key": self.key, **(headers or {})}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_SECONDS)
-        status = 0
-        try:
-            connection.request(method, self.prefix + path, body=payload, headers=sent)
-            response = connection.getresponse()
-            raw = response.read()
-            status = response.status
-            received = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            connection.close()
-            with self._lock:
-                self.answered[status] += 1
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = raw.decode(errors="replace")
-        return Reply(response.status, received, parsed)
+@dataclass(frozen=True)
+class Settings:
+    requests: int = 3000
+    threads: int = 8
+    bins: int = 12  # created before the traffic starts
+    fault_rate: float = 0.02  # share of DynamoDB calls that fail outside bursts
+    seed: int = 7
+    max_seconds: float = 300.0  # stop sending after this long
+    burst_every: int = 500
+    max_growth_mb_per_minute: float = 3.0
 
 
 @dataclass
@@ -258,20 +104,31 @@ class BinBook:
 
 @dataclass
 class Soak:
-    api: Api
-    seed: int
-    injector: FaultInjector
-    total: int
-    max_seconds: float
+    client: Client
+    settings: Settings
+    injector: RandomFaults
     books: dict[str, BinBook] = field(default_factory=dict)
     statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     violations: list[str] = field(default_factory=list)
     issued: int = 0
     creates_unanswered: int = 0  # creates that got no answer: each may or may not have made a bin
+    answered: Counter[int] = field(default_factory=Counter)  # every answer's status (0: no answer)
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- bookkeeping helpers
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        """Every request of the run (traffic and verification), its status counted for the
+        quota ledger; raises when no answer came."""
+        status = 0
+        try:
+            reply = self.client.request(method, path, body, headers)
+            status = reply.status
+        finally:
+            with self.lock:
+                self.answered[status] += 1
+        return reply
 
     def violation(self, text: str) -> None:
         with self.lock:
@@ -280,12 +137,12 @@ class Soak:
 
     def next_request(self) -> int | None:
         with self.lock:
-            if self.issued >= self.total:
+            if self.issued >= self.settings.requests:
                 return None
             self.issued += 1
             number = self.issued
-        # every 500 requests, a burst of 25 in which most DynamoDB calls fail
-        if number % 500 < 25 and number > 25:
+        # every ``burst_every`` requests, a burst in which most DynamoDB calls fail
+        if number % self.settings.burst_every < BURST_LENGTH and number > BURST_LENGTH:
             self.injector.bursting.set()
         else:
             self.injector.bursting.clear()
@@ -402,7 +259,7 @@ class Soak:
         self, operation: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Reply | None:
         try:
-            reply: Reply | None = self.api(method, path, body, headers)
+            reply: Reply | None = self.call(method, path, body, headers)
         except (OSError, http.client.HTTPException) as error:
             self.violation(f"{operation} {method} {path}: no answer ({type(error).__name__}: {error})")
             reply = None
@@ -412,7 +269,7 @@ class Soak:
     # -- the run
 
     def worker(self, worker: int, deadline: float) -> None:
-        rng = random.Random(self.seed * 1000 + worker)
+        rng = random.Random(self.settings.seed * 1000 + worker)
         operations, weights = zip(*MIX, strict=True)
         seq = 0
         while time.monotonic() < deadline and (number := self.next_request()) is not None:
@@ -487,7 +344,7 @@ def verify_bin(soak: Soak, book: BinBook) -> tuple[list[str], int]:
     """After the traffic (faults off): the bin's state must account for every acknowledged
     write. Returns the problems found and the bin's versionCount."""
     problems: list[str] = []
-    api = soak.api
+    api = soak.call
     count_reply = api("GET", f"/b/{book.bin_id}/versions/count")
     if count_reply.status != 200:
         return [f"{book.bin_id}: count answered {count_reply.status}"], 0
@@ -549,7 +406,7 @@ def verify_bin(soak: Soak, book: BinBook) -> tuple[list[str], int]:
     return problems, count
 
 
-def wait_for_purge(stack: Any, books: dict[str, BinBook], counts: dict[str, int]) -> list[str]:
+def wait_for_purge(stack: Any, counts: dict[str, int]) -> list[str]:
     """Every deleted version is physically removed: the bin's items are its base + versions."""
     import boto3
 
@@ -559,15 +416,14 @@ def wait_for_purge(stack: Any, books: dict[str, BinBook], counts: dict[str, int]
     pending = dict(counts)
     while pending and time.monotonic() < deadline:
         for bin_id, versions in list(pending.items()):
-            items = bin_item_count(client, table, bin_id)
-            if items == 1 + versions:
+            if bin_item_count(client, table, bin_id) == 1 + versions:
                 del pending[bin_id]
         if pending:
             time.sleep(0.5)
     return [f"{bin_id}: purge left orphaned version items after {PURGE_WAIT_SECONDS:.0f} s" for bin_id in pending]
 
 
-def account_ledger(stack: Any, api: Api) -> dict[str, Any]:
+def account_ledger(stack: Any, soak: Soak) -> dict[str, Any]:
     """Charges and bins of the demo account against what its requests were answered.
 
     Every request the soak sends carries the key, so each one answered (other than 503) was
@@ -581,8 +437,8 @@ def account_ledger(stack: Any, api: Api) -> dict[str, Any]:
     table, account = os.environ["TABLE_NAME"], stack.demo["accountId"]
     item = client.get_item(TableName=table, Key=keys.account_key(account), ConsistentRead=True)["Item"]
     charged = DEMO_REQUESTS - int(item["requestsRemaining"]["N"])
-    with api._lock:
-        answered = dict(api.answered)
+    with soak.lock:
+        answered = dict(soak.answered)
     at_least = sum(n for status, n in answered.items() if status not in (0, 503))
     at_most = at_least + answered.get(503, 0) + answered.get(0, 0)
     problems = []
@@ -606,46 +462,42 @@ def account_ledger(stack: Any, api: Api) -> dict[str, Any]:
     }
 
 
-# ---- main ---------------------------------------------------------------------------------
+# ---- the run ------------------------------------------------------------------------------
 
 
-def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, max_seconds: float) -> dict[str, Any]:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # 503s are expected here; 500s still log
+def run(settings: Settings) -> dict[str, Any]:
+    """Traffic with faults, then the checks; the results (``problems``: what failed)."""
     from binvault.dal.client import dynamodb
-    from binvault.local.stack import running
 
-    with running(free_port(), free_port(), demo_requests=DEMO_REQUESTS) as stack:
-        api = Api(stack.api_url, stack.demo["masterKey"])
-        injector = FaultInjector(rate=fault_rate, seed=seed)
-        client = dynamodb()
-        client.meta.events.register_first("before-send.dynamodb", injector)
-        soak = Soak(api, seed, injector, requests, max_seconds)
-        for number in range(bins):  # the initial bins, before any fault
+    with in_process(demo_requests=DEMO_REQUESTS) as stack:
+        injector = RandomFaults(dynamodb(), over_http=True, rate=settings.fault_rate, seed=settings.seed)
+        soak = Soak(Client(stack.api_url, stack.demo["masterKey"]), settings, injector)
+        for number in range(settings.bins):  # the initial bins, before any fault
             token = f"initial-{number}"
-            reply = api("POST", "/b", {"bin": None, "token": token})
+            reply = soak.call("POST", "/b", {"bin": None, "token": token})
             assert reply.status == 200, reply
             bin_id = reply.body["metadata"]["id"]
             soak.books[bin_id] = BinBook(bin_id, token, sent={token})
 
-        print(
-            f"[soak] {requests} requests, {threads} threads, {bins} bins, fault rate {fault_rate:.0%}",
-            flush=True,
-        )
-        injector.enabled.set()
-        started = soak.started = time.monotonic()
-        deadline = started + max_seconds
-        workers = [threading.Thread(target=soak.worker, args=(n, deadline), name=f"soak-{n}") for n in range(threads)]
-        memory = MemorySampler(started)
-        memory.start()
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()
-        memory.stop()
-        duration = time.monotonic() - started
-        injector.enabled.clear()
-        injector.bursting.clear()
-        client.meta.events.unregister("before-send.dynamodb", injector)
+        print(f"[soak] {settings}", flush=True)
+        with injected_on(injector.client, injector):
+            injector.enabled.set()
+            started = soak.started = time.monotonic()
+            deadline = started + settings.max_seconds
+            workers = [
+                threading.Thread(target=soak.worker, args=(n, deadline), name=f"soak-{n}")
+                for n in range(settings.threads)
+            ]
+            memory = MemorySampler(started)
+            memory.start()
+            for thread in workers:
+                thread.start()
+            for thread in workers:
+                thread.join()
+            memory.stop()
+            duration = time.monotonic() - started
+            injector.enabled.clear()
+            injector.bursting.clear()
         print(f"[soak] traffic done in {duration:.1f} s; verifying {len(soak.books)} bins", flush=True)
 
         # verification is sequential: one client, so nothing it reads can race
@@ -656,7 +508,7 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
             found, counts[book.bin_id] = verify_bin(soak, book)
             problems.extend(found)
         purge_started = time.monotonic()
-        problems.extend(wait_for_purge(stack, soak.books, counts))
+        problems.extend(wait_for_purge(stack, counts))
         # a record that failed is retried a few times before it is dead-lettered: let the
         # poller finish its retries before judging (``_retries`` is the poller's queue)
         idle_by = time.monotonic() + 15
@@ -664,7 +516,7 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
             time.sleep(0.25)
         if stack.poller.dead_letters:
             problems.append(f"{len(stack.poller.dead_letters)} purge records dead-lettered")
-        ledger = account_ledger(stack, api)
+        ledger = account_ledger(stack, soak)
         problems.extend(ledger.pop("problems"))
         unaccounted = ledger.pop("bins_stored") - len(soak.books)
         ledger["duplicate_bins"] = max(0, unaccounted - soak.creates_unanswered)
@@ -675,23 +527,26 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
             "verify": round(purge_started - verify_started, 1),
             "purge_wait": round(time.monotonic() - purge_started, 1),
         }
+        max_attempts = int(os.environ.get("DYNAMODB_MAX_ATTEMPTS", "5"))
 
     issued = sum(sum(c.values()) for c in soak.statuses.values())
     by_status: Counter[int] = Counter()
     for counter in soak.statuses.values():
         by_status.update(counter)
     acked = sum(len(b.acked) for b in soak.books.values())
+    memory_report = memory.report()
+    growth = memory_report["growth_mb_per_minute_after_warmup"]
+    if growth is not None and growth > settings.max_growth_mb_per_minute:
+        problems.append(f"memory: {growth} MB a minute after the warm-up")
     return {
-        "command": f"python -m bench.soak --requests {requests} --threads {threads} --bins {bins} "
-        f"--fault-rate {fault_rate} --seed {seed}",
+        "command": "make soak SOAK_ARGS='"
+        + " ".join(f"--soak-{name.replace('_', '-')} {value}" for name, value in vars(settings).items())
+        + "'",
         "parameters": {
-            "requests": requests,
-            "threads": threads,
-            "initial_bins": bins,
-            "fault_rate": fault_rate,
-            "burst": "every 500 requests, 25 requests at a 60% fault rate",
-            "seed": seed,
-            "dynamodb_max_attempts": int(os.environ.get("DYNAMODB_MAX_ATTEMPTS", "5")),
+            **vars(settings),
+            "burst": f"every {settings.burst_every} requests, {BURST_LENGTH} requests at a "
+            f"{injector.burst_rate:.0%} fault rate",
+            "dynamodb_max_attempts": max_attempts,
         },
         "requests": issued,
         "duration_seconds": round(duration, 2),
@@ -716,35 +571,49 @@ def run(requests: int, threads: int, bins: int, fault_rate: float, seed: int, ma
         "duplicate_versions": sum("stored twice" in p or "no acknowledged request wrote" in p for p in problems),
         **ledger,
         "invariants_ok": not problems,
-        "memory": memory.report(),
+        "memory": memory_report,
         "problems": problems[:100],
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=3000, help="requests to send (default 3000)")
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--bins", type=int, default=12, help="bins created before the traffic starts")
-    parser.add_argument("--fault-rate", type=float, default=0.02, help="share of DynamoDB calls that fail")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--max-seconds", type=float, default=300.0, help="stop sending after this long")
-    parser.add_argument("--output", type=Path, default=RESULTS / "soak.json")
-    args = parser.parse_args(argv)
-    if args.requests < 1 or args.threads < 1 or args.bins < 1 or not 0 <= args.fault_rate < 1:
-        parser.error("--requests, --threads and --bins must be positive, --fault-rate in [0, 1)")
+def assert_invariants(result: dict[str, Any], settings: Settings) -> None:
+    assert result["duplicate_versions"] == 0, result["problems"]
+    assert result["duplicate_bins"] == 0, result["problems"]
+    assert result["double_charges"] == 0, result["problems"]
+    assert result["problems"] == []
+    # the faults really happened, and a burst outlasted the retries (a soak without them proves nothing)
+    assert result["faults_injected"] > 0
+    if result["requests"] > settings.burst_every + BURST_LENGTH:
+        assert result["status_counts"].get("503", 0) > 0
 
-    result = run(args.requests, args.threads, args.bins, args.fault_rate, args.seed, args.max_seconds)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+
+# ---- the tests ------------------------------------------------------------------------------
+
+SHORT = Settings(requests=200, threads=4, bins=4, fault_rate=0.05, burst_every=100, max_seconds=120.0)
+
+
+@pytest.fixture(autouse=True)
+def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")  # 503s are expected here; 500s still log
+
+
+def test_a_short_soak_keeps_every_invariant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soak's code, run briefly in ``make test``: one burst, and botocore's retries
+    without their backoff sleeps (what they retry is the same; ``make soak`` sleeps them)."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    assert_invariants(run(SHORT), SHORT)
+
+
+@pytest.mark.soak
+def test_soak(pytestconfig: pytest.Config) -> None:
+    """``make soak``: the long run, its settings from the ``--soak-*`` options."""
+    settings = Settings(**{name: pytestconfig.getoption(f"soak_{name}") for name in Settings.__dataclass_fields__})
+    result = run(settings)
+    output = Path(pytestconfig.getoption("soak_output"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("by_operation", "dynamodb_calls")}, indent=2))
-    print(f"[soak] report written to {args.output}")
-    if not result["invariants_ok"]:
-        print(f"[soak] FAILED: {len(result['problems'])} invariant violations", file=sys.stderr)
-        return 1
-    print("[soak] all invariants hold")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print(f"[soak] report written to {output}")
+    assert_invariants(result, settings)
