@@ -96,8 +96,7 @@ status = lambda_handler(EVENT, Context())["statusCode"]
 """
 _BOTOCORE_LOADER = """
 import binvault.dal.botocore_loader as botocore_loader
-from botocore.loaders import create_loader
-botocore_loader.loader_for = lambda session, services: create_loader(session.get_config_variable("data_path"))
+botocore_loader.install = lambda session: None
 """
 
 _BASELINE = """

@@ -352,7 +352,7 @@ def test_an_init_that_only_reexports_is_read_name_by_name() -> None:
 # ---- botocore's loader -----------------------------------------------------------------
 
 
-def test_the_loader_knows_dynamodb_without_listing_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_loader_finds_a_service_without_listing_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.session
     from botocore.loaders import Loader
 
@@ -365,18 +365,37 @@ def test_the_loader_knows_dynamodb_without_listing_every_service(monkeypatch: py
         listed.append(str(path))
         return real_listdir(path)
 
-    session = botocore.session.Session()
-    loader = loader_for(session, ("dynamodb",))
+    loader = loader_for(botocore.session.Session())
     monkeypatch.setattr(os, "listdir", counting_listdir)
-    # When it is asked which services have the models a client needs
-    assert loader.list_available_services("service-2") == ["dynamodb"]
-    assert loader.list_available_services("endpoint-rule-set-1") == ["dynamodb"]
-    # Then it looked into DynamoDB's own directory only (botocore's lists 400+)
-    assert listed and all(path.endswith("dynamodb") for path in listed), listed
+    # When a client's models are looked up
+    assert "dynamodb" in loader.list_available_services("service-2")
+    assert "dynamodb" in loader.list_available_services("endpoint-rule-set-1")
+    assert "no-such-service" not in loader.list_available_services("service-2")
+    # Then only those services' own directories were listed (botocore lists 400+)
+    assert listed and all(path.endswith(("dynamodb", "no-such-service")) for path in listed), listed
+    assert loader.load_service_model("dynamodb", "service-2")  # the model loads
     monkeypatch.setattr(os, "listdir", real_listdir)
-    # And the model it loads is botocore's own
+    # And the model is botocore's own, and the full list (iterated) is botocore's answer
     assert loader.load_service_model("dynamodb", "service-2") == Loader().load_service_model("dynamodb", "service-2")
-    assert len(Loader().list_available_services("service-2")) > 100
+    assert list(loader.list_available_services("service-2")) == Loader().list_available_services("service-2")
+
+
+def test_a_session_with_the_loader_still_creates_any_client() -> None:
+    """A session shared by other clients (the test harness, say) keeps working for every service."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    from binvault.dal import botocore_loader
+
+    session = botocore.session.Session()
+    botocore_loader.install(session)
+    loader = session.get_component("data_loader")
+    botocore_loader.install(session)  # once: a second install keeps the loader and its cache
+    assert session.get_component("data_loader") is loader
+    for service in ("dynamodb", "dynamodbstreams", "s3"):
+        assert session.create_client(service, region_name="us-east-1").meta.service_model.service_name == service
+    with pytest.raises(UnknownServiceError, match=r"Valid service names are: .*dynamodb"):
+        session.create_client("no-such-service", region_name="us-east-1")
 
 
 def test_the_loader_honours_aws_data_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -385,5 +404,5 @@ def test_the_loader_honours_aws_data_path(tmp_path: Path, monkeypatch: pytest.Mo
     from binvault.dal.botocore_loader import loader_for
 
     monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
-    loader = loader_for(botocore.session.Session(), ("dynamodb",))
+    loader = loader_for(botocore.session.Session())
     assert loader.search_paths[0] == str(tmp_path)

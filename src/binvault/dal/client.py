@@ -133,7 +133,7 @@ def _create_client() -> BaseClient:
     import botocore.session
     from botocore.config import Config
 
-    from binvault.dal.botocore_loader import loader_for
+    from binvault.dal import botocore_loader
 
     settings = get_settings()
     config = Config(
@@ -147,8 +147,7 @@ def _create_client() -> BaseClient:
         max_pool_connections=16,
     )
     session = botocore.session.get_session()
-    # The same loader, minus its listing of every AWS service on each cold start.
-    session.register_component("data_loader", loader_for(session, ("dynamodb",)))
+    botocore_loader.install(session)  # the same loader, minus its survey of every AWS service
     client = session.create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
     client.meta.events.register("before-send.dynamodb", _refuse_attempts_past_the_deadline)
     return client
