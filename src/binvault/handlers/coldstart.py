@@ -1,7 +1,7 @@
 """What a cold start pays for before its first answer, kept to what that answer needs.
 
-Imported first by ``handlers/api.py``; each measure is measured by ``bench/cold_start.py``
-(README "Cold start"):
+Run by ``handlers/__init__.py`` before either handler imports Powertools; each measure is
+measured by ``bench/cold_start.py`` (README "Cold start"):
 
 - **The garbage collector waits for the first answer.** A cold start allocates hundreds of
   thousands of long-lived objects (modules, botocore's service model, Powertools' resolver)
