@@ -7,10 +7,12 @@
     binvault-admin list-access-keys ACCOUNT_ID    each access key masked to its last 4 characters
     binvault-admin revoke-access-key ACCOUNT_ID ACCESS_KEY_ID   its next request is refused
     binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
+    binvault-admin sweep-orphans [--grace-seconds N]   delete S3 objects no item points to
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
 The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
-AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region).
+AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region); the records
+bucket from BUCKET_NAME (default ``<table>-records``) and AWS_ENDPOINT_URL_S3.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import uuid
 from typing import Any
 
 from binvault.dal import accounts, bins
-from binvault.dal.purge import purge_versions
+from binvault.dal.purge import ORPHAN_GRACE_SECONDS, purge_versions, sweep_orphans
 from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
 from binvault.logic import access_keys, auth, inputs
 from binvault.models.clock import now_iso
@@ -80,7 +82,8 @@ def purge(bin_id: str) -> dict[str, Any]:
     bin_id = inputs.bin_id(bin_id)
     base = bins.get_bin(bin_id)
     below = None if base is None else base.generation
-    deleted = purge_versions(bin_id, below)
+    keep = None if base is None else base.record_at
+    deleted = purge_versions(bin_id, below, keep=keep)
     return {"binId": bin_id, "binExists": base is not None, "belowGeneration": below, "deleted": deleted}
 
 
@@ -114,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete a bin's unreachable versions (re-drive a purge that ended in the DLQ)"
     )
     purge_command.add_argument("bin_ids", nargs="+", metavar="bin_id")
+    sweep = commands.add_parser(
+        "sweep-orphans", help="delete S3 objects no item points to (what a crashed write left behind)"
+    )
+    sweep.add_argument("--grace-seconds", type=float, default=ORPHAN_GRACE_SECONDS)
     return parser
 
 
@@ -135,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             result = list_access_keys(args.account_id)
         elif args.command == "revoke-access-key":
             result = revoke_access_key(args.account_id, args.access_key_id)
+        elif args.command == "sweep-orphans":
+            result = sweep_orphans(args.grace_seconds)
         elif args.command == "purge":
             for bin_id in args.bin_ids:
                 print(json.dumps(purge(bin_id)))

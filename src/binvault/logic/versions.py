@@ -36,7 +36,7 @@ from __future__ import annotations
 from binvault.dal import bins
 from binvault.exceptions import StaleWrite
 from binvault.logic.bins import Key, authorize_write, with_fresh_state
-from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
+from binvault.models.bins import Bin, Outcome, Version, etag_for
 
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
 
@@ -46,12 +46,11 @@ def delete_versions(key: Key, bin_id: str, preserve_latest: bool, if_match: list
         if base.version_count == 0:
             # Nothing to cut over: the call is idempotent and changes nothing.
             return _deleted(base.id, 0, base.etag)
-        preserved: StoredRecord | None = None
+        preserved: Version | None = None
         if preserve_latest:
-            latest = bins.get_version(base.id, base.generation, base.version_count)
-            if latest is None:  # cut over by someone else since our read
+            preserved = bins.get_version(base.id, base.generation, base.version_count)
+            if preserved is None:  # cut over by someone else since our read
                 raise StaleWrite()
-            preserved = latest.record
         bins.cut_over(base, preserved)
         return _deleted(base.id, base.version_count, etag_for(base.id, base.rev + 1))
 
