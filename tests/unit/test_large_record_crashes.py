@@ -184,7 +184,7 @@ def test_a_crash_mid_purge_is_retried_until_nothing_is_left(
 
     # Given a bin with large records, and a write that gives the purge work
     bin_id = api.create(big_record(SIZE, 0)).body["metadata"]["id"]
-    for n in range(1, 4):
+    for n in range(1, 4 if what != "in-place" else 1):
         api.update(bin_id, big_record(SIZE, n))
     expected: Any = None
     if what == "cut-over":
@@ -195,9 +195,9 @@ def test_a_crash_mid_purge_is_retried_until_nothing_is_left(
         expected = big_record(SIZE, 3)
     elif what == "bin-delete":
         api("DELETE", f"/b/{bin_id}")
-    else:
+    else:  # the base record replaced in place: its record item and object are dropped
         api.update(bin_id, big_record(SIZE, 7), versioning=False)
-        expected = big_record(SIZE, 0)
+        expected = big_record(SIZE, 7)
     # When the purge crashes at that point (the stream delivery fails and is retried)
     client = s3_client() if ".s3." in event else ddb
     with crash_on(client, event) as crashed:
