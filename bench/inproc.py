@@ -37,12 +37,14 @@ class Response:
 
 
 def reset_caches() -> None:
+    from binvault.dal.blobs import s3
     from binvault.dal.client import dynamodb
     from binvault.logic import auth
     from binvault.models.settings import get_settings
 
     get_settings.cache_clear()
     dynamodb.cache_clear()
+    s3.cache_clear()
     auth.clear_cache()
 
 
