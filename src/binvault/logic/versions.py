@@ -8,6 +8,11 @@ costs the same few calls for 1 or 1000 versions:
 
     auth+quota || base read  ->  [latest version read]  ->  one conditional UpdateItem
 
+whatever the size of the records: with ``X-Preserve-Latest`` a large latest record is not
+copied, the base item's ``recordAt`` is pointed at the latest version's item (which the
+purge then keeps, with its S3 object), and S3 is never called on this path. The old
+generation's S3 objects are deleted by the purge, each before its item (``dal/purge.py``).
+
 Everything that can go wrong, where it is decided, and what the client sees (the route in
 ``handlers/api.py`` validates the input and maps every domain exception to its status):
 
