@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from binvault.dal import accounts, bins
-from binvault.dal.purge import ORPHAN_GRACE_SECONDS, purge_versions, sweep_orphans
+from binvault.dal.purge import ORPHAN_GRACE_SECONDS, purge_unreachable_records, purge_versions, sweep_orphans
 from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
 from binvault.logic import access_keys, auth, inputs
 from binvault.models.clock import now_iso
@@ -76,14 +76,19 @@ def revoke_access_key(account_id: str, access_key_id: str) -> dict[str, Any]:
 
 
 def purge(bin_id: str) -> dict[str, Any]:
-    """What the purge Lambda does for a cut-over or a bin delete, without its time limit:
-    delete every version item of the generations below the bin's current one, or every
-    version item when the bin is gone. Idempotent, so re-driving twice is harmless."""
+    """What the purge Lambda does for a cut-over, a dropped record or a bin delete, without
+    its time limit: delete every version item (and S3 object) of the generations below the
+    bin's current one except the one the base points to, and the record items the base no
+    longer points to; or every item and object of the bin when it is gone (S3 objects that
+    nothing points to any more are the sweep's: ``sweep-orphans``). Idempotent, so
+    re-driving twice is harmless."""
     bin_id = inputs.bin_id(bin_id)
     base = bins.get_bin(bin_id)
     below = None if base is None else base.generation
     keep = None if base is None else base.record_at
     deleted = purge_versions(bin_id, below, keep=keep)
+    if base is not None:  # replaced base records whose drop the stream's purge did not get to
+        deleted += purge_unreachable_records(bin_id)
     return {"binId": bin_id, "binExists": base is not None, "belowGeneration": below, "deleted": deleted}
 
 

@@ -315,3 +315,29 @@ def test_the_bucket_is_private_encrypted_unversioned_and_tls_only() -> None:
     assert "VersioningConfiguration" not in bucket
     policy = RESOURCES["RecordsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+
+
+def swept_after_grace() -> dict[str, int]:
+    from datetime import UTC, datetime, timedelta
+
+    from binvault.dal.purge import sweep_orphans
+
+    return sweep_orphans(grace_seconds=3600, now=datetime.now(UTC) + timedelta(hours=2))
+
+
+def test_admin_purge_re_drives_a_dead_lettered_drop_and_cut_over(api: Api, ddb: Any, s3: Any) -> None:
+    from binvault import admin
+
+    # Given writes whose purges never ran (the stream records ended in the dead-letter queue)
+    bin_id = api.create(big_record(200_000, 1)).body["metadata"]["id"]
+    api.update(bin_id, big_record(200_000, 2), versioning=False)  # drops the first record
+    api.update(bin_id, big_record(200_000, 3))
+    api("DELETE", f"/b/{bin_id}/versions")
+    assert len(objects(s3)) == 3
+    # When the operator re-drives the purge
+    assert admin.purge(bin_id)["deleted"] == 2  # version 1, and the replaced record item
+    # Then only what the base points to is left, objects included, and it reads back
+    assert objects(s3) == pointed(ddb) and len(objects(s3)) == 1
+    assert swept_after_grace()["deleted"] == 0
+    assert api("GET", f"/b/{bin_id}").body["record"] == big_record(200_000, 2)
+    assert admin.purge(bin_id)["deleted"] == 0

@@ -139,6 +139,42 @@ def drop(bin_id: str, dropped: list[str]) -> int:
     return _delete_all(iter(holders))
 
 
+def _base_pointer(bin_id: str) -> tuple[int, str | None] | None:
+    """(rev, recordAt) of the bin's base item, strongly consistent; None when it is gone."""
+    page = call_or_unavailable(
+        dynamodb().query,
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND sk = :sk",
+        ExpressionAttributeValues={":pk": {"S": keys.bin_pk(bin_id)}, ":sk": {"S": keys.BIN_SK}},
+        ProjectionExpression="rev, recordAt",
+        ConsistentRead=True,
+    )
+    items = page.get("Items", [])
+    if not items:
+        return None
+    return int(items[0]["rev"]["N"]), items[0]["recordAt"]["S"] if "recordAt" in items[0] else None
+
+
+def purge_unreachable_records(bin_id: str, attempts: int = 5) -> int:
+    """Delete the bin's record items (``R#``) the base does not point to: what a drop whose
+    purge was dead-lettered left (``binvault-admin purge``).
+
+    A record item is written only in the transaction that points the base at it, so if the
+    base's ``rev`` is the same before and after listing them, no record item appeared in
+    between, and every other one listed was replaced earlier: garbage for good (record ids
+    are never reused). A write in between: look again.
+    """
+    for _ in range(attempts):
+        before = _base_pointer(bin_id)
+        if before is None:
+            return 0
+        values = {":pk": {"S": keys.bin_pk(bin_id)}, ":r": {"S": keys.RECORD_PREFIX}}
+        holders = list(_query("pk = :pk AND begins_with(sk, :r)", values))
+        if _base_pointer(bin_id) == before:
+            return _delete_all(h for h in holders if h["sk"]["S"] != before[1])
+    return 0
+
+
 def sweep_orphans(grace_seconds: float = ORPHAN_GRACE_SECONDS, now: datetime | None = None) -> dict[str, int]:
     """Delete every object under ``b/`` that no item points to and that is older than
     ``grace_seconds`` (the purge Lambda runs this daily; ``binvault-admin sweep-orphans``)."""
