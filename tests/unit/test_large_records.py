@@ -341,3 +341,29 @@ def test_admin_purge_re_drives_a_dead_lettered_drop_and_cut_over(api: Api, ddb: 
     assert swept_after_grace()["deleted"] == 0
     assert api("GET", f"/b/{bin_id}").body["record"] == big_record(200_000, 2)
     assert admin.purge(bin_id)["deleted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("image", "wanted"),
+    [
+        ({"drop": {"S": "R#abc b/0123456789abcdef01234567/def"}, "rev": {"N": "5"}}, True),
+        ({"purgeBelow": {"N": "2"}, "recordAt": {"S": "V#0000000001#000003"}, "drop": {"S": "R#x"}}, True),
+        ({"recordAt": {"S": "R#abc"}, "rev": {"N": "5"}}, False),
+    ],
+    ids=["dropped", "cut-over-dropping", "pointer-only"],
+)
+def test_the_stream_filter_wakes_the_purge_for_drops_as_purge_target_does(image: dict[str, Any], wanted: bool) -> None:
+    import json
+
+    from binvault.handlers.purge import purge_target
+    from tests.unit.test_template import _matches, _record, _stream_events
+
+    record = _record("MODIFY", "BIN", image)
+    (stream,) = _stream_events()
+    patterns = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert any(_matches(p, record) for p in patterns) is wanted
+    target = purge_target(record)
+    assert (target is not None) is wanted
+    if target is not None:
+        assert target.dropped == image["drop"]["S"].split()
+        assert target.keep == image.get("recordAt", {}).get("S")
