@@ -332,14 +332,21 @@ class ObjectStore:
                 return
             (self.root / bucket).mkdir(exist_ok=True)
             stored = backend.buckets[bucket].keys
-            keys = [unquote(key)] if key else sorted(set(stored.keys()) | set(self._files(bucket)))
-            for name in keys:
-                found = stored.get(name)
+            if key:
+                found = stored.get(unquote(key))
                 if found is not None:
-                    self._write(self._path(bucket, name), found.value)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        self._path(bucket, name).unlink()
+                    self._write(self._path(bucket, unquote(key)), found.value)
+                    return
+                gone = [unquote(key)]
+            else:
+                # A whole bucket (DeleteObjects): only what differs, never a rewrite of every object.
+                files, names = set(self._files(bucket)), set(stored.keys())
+                for name in sorted(names - files):
+                    self._write(self._path(bucket, name), stored[name].value)
+                gone = sorted(files - names)
+            for name in gone:
+                with contextlib.suppress(FileNotFoundError):
+                    self._path(bucket, name).unlink()
 
     def _files(self, bucket: str) -> list[str]:
         base = self.root / bucket
