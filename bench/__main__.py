@@ -43,6 +43,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
         with bench_stack(Path(scratch)) as stack:
             _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
+            _phase(results, "delete_versions_1mb", lambda: delete_versions.run_large(stack, quick))
             _phase(results, "load", lambda: load.run(stack, quick))
         _phase(results, "throughput", lambda: throughput.run(Path(scratch), quick))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -50,6 +51,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
 
     out.mkdir(parents=True, exist_ok=True)
     plots.delete_versions(results["delete_versions"], out / "delete_versions.png")
+    plots.delete_versions(results["delete_versions_1mb"], out / "delete_versions_1mb.png")
+    (out / "units.md").write_text(storage.markdown(results["storage"]))
     plots.load(results["load"], results["delete_versions"], out / "load.png")
     write_json(out / "round_trips.json", results["round_trips"])
     (out / "round_trips.md").write_text(round_trips.markdown(results["round_trips"]))

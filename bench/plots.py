@@ -53,7 +53,11 @@ def delete_versions(result: dict[str, Any], path: Path) -> None:
     right.set_title("Background purge (stream -> BatchWriteItem)")
     right.grid(True, which="both", alpha=0.3)
     right.legend(loc="upper left")
-    figure.suptitle("binvault DELETE /v3/b/{id}/versions (X-Preserve-Latest: true), local stack")
+    kb = round(result.get("record_bytes", 1000) / 1000)
+    stored = ", records in S3" if kb >= 1000 else ""
+    figure.suptitle(
+        f"binvault DELETE /v3/b/{{id}}/versions (X-Preserve-Latest: true), ~{kb:,} KB records{stored}, local stack"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

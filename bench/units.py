@@ -70,7 +70,7 @@ def describe_key(key: dict[str, Any]) -> str:
         return "idempotency" if "id" in key else "other"
     pk, sk = key["pk"]["S"], key["sk"]["S"]
     if pk.startswith("BIN#"):
-        return "base" if sk == "BIN" else "version"
+        return "base" if sk == "BIN" else "record" if sk.startswith("R#") else "version"
     return pk.split("#", 1)[0].lower()
 
 

@@ -8,10 +8,12 @@
     binvault-admin revoke-access-key ACCOUNT_ID ACCESS_KEY_ID   its next request is refused
     binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
     binvault-admin backfill-listing               list bins stored before listings existed
+    binvault-admin sweep-orphans [--grace-seconds N]   delete S3 objects no item points to
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
 The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
-AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region).
+AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region); the records
+bucket from BUCKET_NAME (default ``<table>-records``) and AWS_ENDPOINT_URL_S3.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import uuid
 from typing import Any
 
 from binvault.dal import accounts, bins, listing
-from binvault.dal.purge import purge_versions
+from binvault.dal.purge import ORPHAN_GRACE_SECONDS, purge_unreachable_records, purge_versions, sweep_orphans
 from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
 from binvault.logic import access_keys, auth, inputs
 from binvault.models.clock import now_iso
@@ -75,13 +77,19 @@ def revoke_access_key(account_id: str, access_key_id: str) -> dict[str, Any]:
 
 
 def purge(bin_id: str) -> dict[str, Any]:
-    """What the purge Lambda does for a cut-over or a bin delete, without its time limit:
-    delete every version item of the generations below the bin's current one, or every
-    version item when the bin is gone. Idempotent, so re-driving twice is harmless."""
+    """What the purge Lambda does for a cut-over, a dropped record or a bin delete, without
+    its time limit: delete every version item (and S3 object) of the generations below the
+    bin's current one except the one the base points to, and the record items the base no
+    longer points to; or every item and object of the bin when it is gone (S3 objects that
+    nothing points to any more are the sweep's: ``sweep-orphans``). Idempotent, so
+    re-driving twice is harmless."""
     bin_id = inputs.bin_id(bin_id)
     base = bins.get_bin(bin_id)
     below = None if base is None else base.generation
-    deleted = purge_versions(bin_id, below)
+    keep = None if base is None else base.record_at
+    deleted = purge_versions(bin_id, below, keep=keep)
+    if base is not None:  # replaced base records whose drop the stream's purge did not get to
+        deleted += purge_unreachable_records(bin_id)
     return {"binId": bin_id, "binExists": base is not None, "belowGeneration": below, "deleted": deleted}
 
 
@@ -118,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "backfill-listing", help="give bins stored before listings existed their listing item (one Scan)"
     )
+    sweep = commands.add_parser(
+        "sweep-orphans", help="delete S3 objects no item points to (what a crashed write left behind)"
+    )
+    sweep.add_argument("--grace-seconds", type=float, default=ORPHAN_GRACE_SECONDS)
     return parser
 
 
@@ -141,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             result = revoke_access_key(args.account_id, args.access_key_id)
         elif args.command == "backfill-listing":
             result = listing.backfill()
+        elif args.command == "sweep-orphans":
+            result = sweep_orphans(args.grace_seconds)
         elif args.command == "purge":
             for bin_id in args.bin_ids:
                 print(json.dumps(purge(bin_id)))

@@ -144,6 +144,15 @@ class PayloadTooLarge(BinvaultError):
         super().__init__()
 
 
+class ResponseTooLarge(BinvaultError):
+    """A record under MAX_BIN_BYTES whose response would still not fit Lambda's 6 MB payload
+    once escaped into the proxy response (quote-heavy JSON doubles): refused at write time,
+    so that nothing accepted is ever unreadable (models/settings.py)."""
+
+    status = 413
+    message = "Bin is too large to be returned: its response would exceed Lambda's 6291456 bytes"
+
+
 class GatewayPayloadTooLarge(BinvaultError):
     """API Gateway's own answer above its 10 MB payload limit (template.yaml's
     GatewayResponses; the local server imitates it). The Lambda never raises it."""

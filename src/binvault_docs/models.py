@@ -63,7 +63,7 @@ class RecordInput(RootModel[dict[str, Any] | list[Any]]):
                 "description": (
                     "The record to store: a non-empty JSON object or any JSON array. `{}` or an empty "
                     "body answers 400 `Bin cannot be blank`; a record above MAX_BIN_BYTES (default "
-                    "102400 bytes) answers 413."
+                    "1048576 bytes) answers 413."
                 ),
                 "anyOf": [{"type": "object", "minProperties": 1}, {"type": "array"}],
                 "examples": [{"greeting": "hello"}],

@@ -150,7 +150,8 @@ DESCRIPTIONS = {
     409: "A request with the same Idempotency-Key is still running; retry shortly.",
     412: "If-Match named a stale ETag: the bin changed since; nothing was changed.",
     413: (
-        "The record is larger than MAX_BIN_BYTES (configuration, default 102400), or the request is "
+        "The record is larger than MAX_BIN_BYTES (configuration, default 1048576; "
+        "up to 6225920), or its response would not fit Lambda's 6 MB payload once escaped, or the request is "
         "above API Gateway's 10 MB payload limit."
     ),
     422: "This Idempotency-Key was already used with a different request; nothing was changed.",

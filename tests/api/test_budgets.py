@@ -35,7 +35,7 @@ def _timeout(function: str) -> int:
 
 
 def _stream() -> dict[str, Any]:
-    (event,) = RESOURCES["PurgeFunction"]["Properties"]["Events"].values()
+    (event,) = [e for e in RESOURCES["PurgeFunction"]["Properties"]["Events"].values() if e["Type"] == "DynamoDB"]
     return dict(event["Properties"])
 
 

@@ -30,7 +30,7 @@ KEY = object()  # stands for the account's real master key in a header list
 ACCESS = object()  # stands for the stored read-only access key in a header list
 ID = "{bid}"  # replaced by the stored bin's id
 KID = "{kid}"  # replaced by the stored access key's id
-LIMIT = 102_400  # MAX_BIN_BYTES default
+LIMIT = 1_048_576  # MAX_BIN_BYTES default
 JSON = [("Content-Type", "application/json")]
 
 BAD_ID = "Invalid Bin Id provided"
@@ -307,7 +307,7 @@ def _cases() -> list[Case]:
         ("deep-arrays-940", "[" * 940 + "]" * 940, 400, BAD_JSON),
         ("deep-arrays-600", "[" * 600 + "]" * 600, 400, BAD_JSON),
         ("oversized-ascii", '{"a": "' + "x" * LIMIT + '"}', 413, TOO_LARGE),
-        ("oversized-multibyte", '{"a": "' + "\u20ac" * 40_000 + '"}', 413, TOO_LARGE),
+        ("oversized-multibyte", '{"a": "' + "\u20ac" * 400_000 + '"}', 413, TOO_LARGE),
         ("oversized-5mb", "[" + "1," * 2_500_000 + "1]", 413, TOO_LARGE),
         ("number", "1", 400, NOT_CONTAINER),
         ("string", '"text"', 400, NOT_CONTAINER),

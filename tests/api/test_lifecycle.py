@@ -62,12 +62,12 @@ def test_oversized_record_is_413(api: Api, monkeypatch: pytest.MonkeyPatch) -> N
     assert api.create({"x": "y" * 900}).status == 200
 
 
-def test_default_limit_is_100_kb_and_large_records_round_trip(api: Api) -> None:
-    big = {"data": "z" * (100 * 1024 - 20)}
+def test_default_limit_is_1_mb_and_large_records_round_trip(api: Api) -> None:
+    big = {"data": "z" * (1024 * 1024 - 20)}
     reply = api.create(big)
     assert reply.status == 200
     assert api("GET", f"/b/{reply.body['metadata']['id']}").body["record"] == big
-    assert api.create({"data": "z" * (100 * 1024)}).status == 413
+    assert api.create({"data": "z" * (1024 * 1024)}).status == 413
 
 
 def test_versioned_update_appends_and_unversioned_replaces_latest(api: Api, new_bin: str) -> None:

@@ -99,7 +99,7 @@ def master_only(missing: str) -> dict[int, list[str]]:
 
 WRITES = {
     409: [errors.IdempotencyInProgress.message],
-    413: [TOO_LARGE, "Request body too large"],
+    413: [TOO_LARGE, errors.ResponseTooLarge.message, "Request body too large"],
     422: [errors.IdempotencyKeyReused.message],
 }
 STALE = {412: [errors.PreconditionFailed.message]}

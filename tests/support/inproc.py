@@ -19,13 +19,15 @@ from tests.support.stack import free_port
 
 
 def reset_caches() -> None:
-    """Forget the settings, the DynamoDB client and the key cache (a new environment)."""
+    """Forget the settings, the DynamoDB and S3 clients and the key cache (a new environment)."""
+    from binvault.dal.blobs import s3
     from binvault.dal.client import dynamodb
     from binvault.logic import auth
     from binvault.models.settings import get_settings
 
     get_settings.cache_clear()
     dynamodb.cache_clear()
+    s3.cache_clear()
     auth.clear_cache()
 
 

@@ -9,7 +9,7 @@ from binvault.models.settings import Settings, SettingsError
 
 def test_defaults() -> None:
     settings = Settings.from_env({"TABLE_NAME": "bins"})
-    assert settings.max_bin_bytes == 102_400
+    assert settings.max_bin_bytes == 1_048_576
     assert settings.max_versions == 1000
     assert settings.idempotency_table_name == "bins-idempotency"
     assert settings.endpoint_url is None
@@ -20,7 +20,7 @@ def test_defaults() -> None:
     [
         {},
         {"TABLE_NAME": "  "},
-        {"TABLE_NAME": "t", "MAX_BIN_BYTES": "500000"},
+        {"TABLE_NAME": "t", "MAX_BIN_BYTES": "6225921"},
         {"TABLE_NAME": "t", "MAX_BIN_BYTES": "lots"},
         {"TABLE_NAME": "t", "MAX_VERSIONS": "0"},
         {"TABLE_NAME": "t", "KEY_CACHE_SECONDS": "-1"},

@@ -16,7 +16,7 @@ from binvault.local.template_tables import load_template
 TEMPLATE = load_template()
 ROOT = TEMPLATE_PATH.parent
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue"}
+OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue", "RecordsBucket"}
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 # SAM policy templates name their resource with one of these parameters
 SAM_TEMPLATE_PARAMETERS = {"TableName", "QueueName", "StreamName"}
@@ -108,7 +108,7 @@ def test_no_statement_grants_a_wildcard_action(function: str, index: int, statem
         assert action != "*", action
         assert operation, action
         assert "*" not in operation, action
-        assert service in {"dynamodb", "sqs"}, action
+        assert service in {"dynamodb", "sqs", "s3"}, action
 
 
 @pytest.mark.parametrize(("function", "index", "statement"), ALL_STATEMENTS)

@@ -10,6 +10,13 @@ of the last 16 writes), and a failed condition whose item carries our stamp is o
 already applied. Transactions also carry a ClientRequestToken, which makes AWS answer a
 retry within ten minutes with the first attempt's result; the stamp covers the emulator,
 which ignores the token, and anything older.
+
+Records live out of the base item unless they are small (dal/keys.py, dal/records.py):
+the base item holds a small base record itself, or ``recordAt``, the sk of the item that
+holds it. A write that makes a record holder or an S3 object unreachable names it in the
+base item's ``drop`` in that same atomic write; the stream wakes the purge on it
+(``handlers/purge.py``), which deletes it. Nothing is deleted on the request path, and
+nothing a readable pointer names is ever dropped: record ids are never reused.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from binvault.dal import keys
+from binvault.dal import keys, records
 from binvault.dal.client import (
     TRANSIENT_CANCELLATION_REASONS,
     cancellation_codes,
@@ -74,17 +81,30 @@ def _bin_from_item(item: dict[str, Any]) -> Bin:
         private=item["private"]["BOOL"],
         name=item["name"]["S"] if "name" in item else None,
         created_at=item["createdAt"]["S"],
-        record=StoredRecord(item["record"]),
+        record=StoredRecord(item["record"]) if "record" in item else None,
         generation=int(item["generation"]["N"]),
         version_count=int(item["versionCount"]["N"]),
         rev=int(item["rev"]["N"]),
         collection_id=item["collectionId"]["S"] if "collectionId" in item else None,
+        record_at=item["recordAt"]["S"] if "recordAt" in item else None,
+        latest_blob=item["latestBlob"]["S"] if "latestBlob" in item else None,
     )
 
 
 def get_bin(bin_id: str) -> Bin | None:
     item = get_item(keys.bin_key(bin_id))
     return _bin_from_item(item) if item else None
+
+
+def base_record(base: Bin) -> StoredRecord | None:
+    """The base record: from the base item itself, or from the item ``recordAt`` names
+    (one more read). None when that item is gone: a concurrent write replaced the base
+    record since ``base`` was read (read the bin again)."""
+    if base.record is not None:
+        return base.record
+    assert base.record_at is not None
+    item = get_item(keys.holder_key(base.id, base.record_at))
+    return records.from_item(item) if item else None
 
 
 def get_version(bin_id: str, generation: int, number: int) -> Version | None:
@@ -96,7 +116,7 @@ def get_version(bin_id: str, generation: int, number: int) -> Version | None:
         generation=generation,
         number=number,
         created_at=item["createdAt"]["S"],
-        record=StoredRecord(item["record"]),
+        record=records.from_item(item),
     )
 
 
@@ -156,7 +176,6 @@ def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
         "owner": {"S": bin.owner},
         "private": {"BOOL": bin.private},
         "createdAt": {"S": bin.created_at},
-        "record": bin.record.attribute,
         "generation": {"N": str(bin.generation)},
         "versionCount": {"N": str(bin.version_count)},
         "rev": {"N": str(bin.rev)},
@@ -166,18 +185,27 @@ def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
         item["name"] = {"S": bin.name}
     if bin.collection_id is not None:
         item["collectionId"] = {"S": bin.collection_id}
+    assert bin.record is not None
+    holders: list[dict[str, Any]] = []
+    if records.fits_base(bin.record):
+        item["record"] = bin.record.attribute
+    else:
+        item["recordAt"] = {"S": keys.record_sk(bin.record.record_id)}
+        holders.append(_record_put(bin.id, bin.record))
     params = {"TableName": table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-    _write_base("Put", params, stamp, companions)
+    _write_base("Put", params, stamp, [*holders, *companions])
 
 
 def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str = "") -> tuple[dict[str, Any], Stamp]:
-    """An UpdateItem of the base item to ``rev + 1``, conditional on ``rev``, stamped."""
+    """An UpdateItem of the base item to ``rev + 1``, conditional on ``rev``, stamped.
+    ``remove`` is a comma-separated list of attributes to remove."""
     stamp = Stamp(base.rev + 1)
-    names = {"#slot": stamp.slot, **({"#record": "record"} if "#record" in set_clause else {})}
+    names = {"#slot": stamp.slot, **({"#record": "record"} if "#record" in set_clause + remove else {})}
     update = {
         "TableName": table(),
         "Key": keys.bin_key(base.id),
-        "UpdateExpression": f"SET rev = :next, w.#slot = :stamp, {set_clause} {remove}".rstrip(),
+        "UpdateExpression": f"SET rev = :next, w.#slot = :stamp, {set_clause}"
+        + (f" REMOVE {remove}" if remove else ""),
         "ConditionExpression": _REV_MATCHES,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {
@@ -200,49 +228,129 @@ def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict
                 "generation": {"N": str(base.generation)},
                 "version": {"N": str(number)},
                 "createdAt": {"S": now},
-                "record": record.attribute,
+                **records.holder_attributes(record),
             },
         }
     }
 
 
+def _record_put(bin_id: str, record: StoredRecord) -> dict[str, Any]:
+    """A record item: a base record the base item does not hold. Written once, never changed."""
+    return {
+        "Put": {
+            "TableName": table(),
+            "Item": {
+                **keys.holder_key(bin_id, keys.record_sk(record.record_id)),
+                "type": {"S": "record"},
+                **records.holder_attributes(record),
+            },
+        }
+    }
+
+
+def _drop(set_clause: str, values: dict[str, Any], remove: list[str], dropped: list[str]) -> str:
+    """Name what this write makes unreachable in ``drop`` (the purge deletes it), or clear
+    a previous write's ``drop``."""
+    if dropped:
+        values[":drop"] = {"S": " ".join(dropped)}
+        return set_clause + ", #drop = :drop"
+    remove.append("#drop")
+    return set_clause
+
+
+def _latest_blob(set_clause: str, values: dict[str, Any], remove: list[str], record: StoredRecord | None) -> str:
+    """Keep ``latestBlob`` (the latest version's S3 key, so that an in-place update knows
+    which object it replaces without reading the version)."""
+    if record is not None and record.blob is not None:
+        values[":latestBlob"] = {"S": record.blob}
+        return set_clause + ", latestBlob = :latestBlob"
+    remove.append("latestBlob")
+    return set_clause
+
+
+def _names(update: dict[str, Any]) -> dict[str, Any]:
+    if "#drop" in update["UpdateExpression"]:
+        update["ExpressionAttributeNames"]["#drop"] = "drop"
+    return update
+
+
 def append_version(base: Bin, record: StoredRecord, now: str, companions: Sequence[dict[str, Any]] = ()) -> int:
     """Add version ``versionCount + 1`` and count it, in one transaction. Returns its number."""
     number = base.version_count + 1
-    update, stamp = _base_update(base, "versionCount = :count", {":count": {"N": str(number)}}, "REMOVE purgeBelow")
-    _write_base("Update", update, stamp, [_version_put(base, number, record, now), *companions])
+    values: dict[str, Any] = {":count": {"N": str(number)}}
+    remove = ["purgeBelow"]
+    set_clause = _latest_blob("versionCount = :count", values, remove, record)
+    set_clause = _drop(set_clause, values, remove, [])
+    update, stamp = _base_update(base, set_clause, values, ", ".join(remove))
+    _write_base("Update", _names(update), stamp, [_version_put(base, number, record, now), *companions])
     return number
+
+
+def _set_base_record(
+    base: Bin, set_clause: str, values: dict[str, Any], remove: list[str], dropped: list[str], record: StoredRecord
+) -> tuple[str, list[dict[str, Any]]]:
+    """The clauses that make ``record`` the base record (and the record item to write with
+    them, when the base item cannot hold it); the holder it replaces is dropped."""
+    if base.record_at is not None:
+        dropped.append(base.record_at)
+    if records.fits_base(record):
+        values[":record"] = record.attribute
+        remove.append("recordAt")
+        return set_clause + ", #record = :record", []
+    values[":recordAt"] = {"S": keys.record_sk(record.record_id)}
+    remove.append("#record")
+    return set_clause + ", recordAt = :recordAt", [_record_put(base.id, record)]
 
 
 def replace_latest(base: Bin, record: StoredRecord, now: str, companions: Sequence[dict[str, Any]] = ()) -> None:
     """Overwrite the latest record in place: the newest version, or the base record."""
+    values: dict[str, Any] = {":count": {"N": str(base.version_count)}}
+    remove = ["purgeBelow"]
+    dropped: list[str] = []
+    set_clause = "versionCount = :count"
     if base.version_count == 0:
-        update, stamp = _base_update(base, "#record = :record", {":record": record.attribute}, "REMOVE purgeBelow")
-        _write_base("Update", update, stamp, companions)
-        return
-    update, stamp = _base_update(
-        base, "versionCount = :count", {":count": {"N": str(base.version_count)}}, "REMOVE purgeBelow"
-    )
-    _write_base("Update", update, stamp, [_version_put(base, base.version_count, record, now), *companions])
+        set_clause, holders = _set_base_record(base, set_clause, values, remove, dropped, record)
+    else:
+        if base.latest_blob is not None and base.latest_blob != record.blob:
+            dropped.append(base.latest_blob)  # the object the overwritten version pointed to
+        set_clause = _latest_blob(set_clause, values, remove, record)
+        holders = [_version_put(base, base.version_count, record, now)]
+    set_clause = _drop(set_clause, values, remove, dropped)
+    update, stamp = _base_update(base, set_clause, values, ", ".join(remove))
+    _write_base("Update", _names(update), stamp, [*holders, *companions])
 
 
-def cut_over(base: Bin, preserved: StoredRecord | None) -> None:
+def cut_over(base: Bin, preserved: Version | None) -> None:
     """Move the bin to a new, empty generation in one conditional write.
 
     Every version of the old generation becomes unreadable at that instant, whatever
     their number; ``purgeBelow`` is what the stream filter wakes the purge worker on.
-    With ``preserved`` the latest version's record becomes the base record in the same
-    write. A single-item conditional write is atomic by itself: a one-item transaction
-    would cost twice the write units for the same guarantee.
+    With ``preserved`` (the latest version) its record becomes the base record in the same
+    write: copied into the base item when small, else by pointing ``recordAt`` at the
+    version item, which the purge then keeps (it reads ``recordAt`` from the stream's
+    image of this write). A single-item conditional write is atomic by itself: a one-item
+    transaction would cost twice the write units for the same guarantee. Nothing else is
+    written, whatever the number of versions or the size of their records.
     """
     new_generation = {"N": str(base.generation + 1)}
     set_clause = "generation = :generation, versionCount = :zero, purgeBelow = :generation"
     values: dict[str, Any] = {":generation": new_generation, ":zero": {"N": "0"}}
+    remove = ["latestBlob"]
+    dropped: list[str] = []
     if preserved is not None:
-        set_clause += ", #record = :record"
-        values[":record"] = preserved.attribute
-    update, stamp = _base_update(base, set_clause, values)
-    _write_base("Update", update, stamp)
+        if base.record_at is not None:
+            dropped.append(base.record_at)
+        if records.fits_base(preserved.record):
+            set_clause += ", #record = :record"
+            values[":record"] = preserved.record.attribute
+            remove.append("recordAt")
+        else:
+            set_clause += ", recordAt = :recordAt"
+            values[":recordAt"] = {"S": keys.version_sk(preserved.generation, preserved.number)}
+            remove.append("#record")
+    set_clause = _drop(set_clause, values, remove, dropped)
+    update, stamp = _base_update(base, set_clause, values, ", ".join(remove))
+    _write_base("Update", _names(update), stamp)
 
 
 def set_meta(

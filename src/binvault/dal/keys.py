@@ -3,10 +3,18 @@
 - account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt,
                charges (recent charge tokens), leases (quota leases), adminToken? (see dal.accounts)
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
-- bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, record, createdAt,
-               generation, versionCount, rev, purgeBelow? (set only by a cut-over),
-               w (the stamps of the last 16 writes, see dal.bins.Stamp), collectionId? (filed bins)
-- bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: record, createdAt, generation, version
+- bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, createdAt, generation,
+               versionCount, rev, purgeBelow? (set only by a cut-over), w (the stamps of the
+               last 16 writes, see dal.bins.Stamp), and the base record as EITHER
+               record (inline, when its stored form is at most ``BASE_INLINE_BYTES``) OR
+               recordAt (the sk of the item holding it: a record item, or after a
+               preserve-latest delete the old generation's latest version item), and
+               drop? (the sk of a record holder and/or S3 key its write made unreachable, for the purge),
+               collectionId? (filed bins)
+- bin version: pk ``BIN#<binId>``, sk ``V#<generation>#<version>``: createdAt, generation, version,
+               and the record as EITHER record (inline) OR blob (an S3 key)
+- bin record:  pk ``BIN#<binId>``, sk ``R#<recordId>``: a base record too big for the base item,
+               record (inline) OR blob (an S3 key); written once, never changed
 - listing:     pk ``LIST#<accountId>#<collectionId|uncategorized>``, sk ``<createdAt>#<binId>``:
                binId, private, name?, createdAt. One per bin, written, rewritten and deleted in
                the same transaction as the bin's base item (dal.listing): a page of a
@@ -18,6 +26,17 @@
                counter, raised in the same transaction that puts a collection (dal.collections)
 - schema doc:  pk ``ACCOUNT#<accountId>``, sk ``SCHEMA#<schemaDocId>``: name, createdAt,
                schema (its JSON text), rev, w (stamps)
+- S3 object:   ``b/<binId>/<recordId>`` in the records bucket (dal/blobs.py): a zlib-compressed
+               record whose stored form exceeds ``INLINE_MAX_BYTES``. ``recordId`` is new for
+               every write, so a retried or racing write never overwrites an object anything
+               points to, and the sweep finds an object's bin (and the items that may point
+               to it) from its key alone.
+
+Records out of the base item: the base item stays small (metadata and pointers), so a
+versioned PUT pays for the version's record once, not for the base record too, and a read
+of a version reads a small base item. A record item or version item holds its record
+inline up to ``INLINE_MAX_BYTES`` stored (far below the 400 KB item limit, leaving room for
+the transaction's other items), an S3 object beyond.
 
 Generations and versions are zero-padded so that sort-key order is numeric order: every
 version of generations below ``g`` sorts below ``generation_floor(g)``, which is how the
@@ -38,6 +57,16 @@ UNCATEGORIZED = "uncategorized"
 COLLECTION_PREFIX = "COLL#"
 COLLECTIONS_SK = "COLLECTIONS"
 SCHEMA_DOC_PREFIX = "SCHEMA#"
+RECORD_PREFIX = "R#"
+BLOB_PREFIX = "b/"
+
+# A base record whose stored form is at most this stays in the base item: a small bin (the
+# common case) is still one item and one read, and its base item stays below 2 KB.
+BASE_INLINE_BYTES = 1024
+# A record whose stored form is larger goes to S3: 64 KB keeps every item far below the
+# 400 KB limit and every transaction far below 4 MB. Beyond it S3 is cheaper too: one PUT
+# ($5 per million) costs what 4 write units do, a transactional write of 64 KB costs 128.
+INLINE_MAX_BYTES = 64 * 1024
 
 Key = dict[str, dict[str, str]]
 
@@ -102,3 +131,35 @@ def collections_counter_key(account_id: str) -> Key:
 
 def schema_doc_key(account_id: str, schema_doc_id: str) -> Key:
     return _key(ACCOUNT_PREFIX + account_id, SCHEMA_DOC_PREFIX + schema_doc_id)
+
+
+def record_sk(record_id: str) -> str:
+    return RECORD_PREFIX + record_id
+
+
+def holder_key(bin_id: str, sk: str) -> Key:
+    """The key of the item holding a record (a record item or a version item)."""
+    return _key(bin_pk(bin_id), sk)
+
+
+def blob_prefix(bin_id: str) -> str:
+    return f"{BLOB_PREFIX}{bin_id}/"
+
+
+def blob_key(bin_id: str, record_id: str) -> str:
+    return blob_prefix(bin_id) + record_id
+
+
+def bin_id_from_blob_key(key: str) -> str | None:
+    """The bin an S3 object belongs to, or None for a key binvault did not write."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] + "/" != BLOB_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+def generation_of(sk: str) -> int | None:
+    """The generation a version item's sk names, or None for any other sk."""
+    if not sk.startswith(VERSION_PREFIX):
+        return None
+    return int(sk[len(VERSION_PREFIX) :].split("#", 1)[0])

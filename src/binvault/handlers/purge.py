@@ -1,15 +1,18 @@
-"""The purge Lambda: DynamoDB Stream records of bin base items -> delete orphaned versions.
+"""The purge Lambda: DynamoDB Stream records of bin base items -> delete orphaned versions,
+record items and S3 objects; and, once a day (a schedule), the orphan sweep.
 
 The event source mapping in template.yaml filters the stream so that this function only
-wakes for a cut-over (a base item MODIFY whose new image carries ``purgeBelow``) or a bin
-delete (a base item REMOVE). Records that fail are reported as partial batch failures;
-Lambda retries them and finally sends them to the on-failure destination (SQS DLQ).
+wakes for a cut-over (a base item MODIFY whose new image carries ``purgeBelow``), a write
+that dropped a record (its new image carries ``drop``) or a bin delete (a base item
+REMOVE). Records that fail are reported as partial batch failures; Lambda retries them and
+finally sends them to the on-failure destination (SQS DLQ).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -24,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from binvault.dal import keys
 from binvault.dal.client import invocation_deadline
-from binvault.dal.purge import purge_versions
+from binvault.dal.purge import drop, purge_versions, sweep_orphans
 from binvault.handlers import coldstart
 from binvault.handlers.tracing import make_tracer
 
@@ -36,8 +39,17 @@ metrics = Metrics(namespace="binvault", service="binvault-purge")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def purge_target(raw: dict[str, Any]) -> tuple[str, int | None] | None:
-    """(bin id, purge versions below this generation; None = all) or None if nothing to do.
+@dataclass(frozen=True)
+class PurgeTarget:
+    bin_id: str
+    everything: bool = False  # the bin is gone: every item and object of it
+    below: int | None = None  # a cut-over: versions of generations below this
+    keep: str | None = None  # ...except the item the base's recordAt names
+    dropped: list[str] = field(default_factory=list)  # what a write made unreachable
+
+
+def purge_target(raw: dict[str, Any]) -> PurgeTarget | None:
+    """What a stream record asks the purge to do, or None if nothing.
 
     The same rule as the template's event filter, so an unfiltered stream (the local
     poller) behaves exactly like the deployed one.
@@ -48,11 +60,27 @@ def purge_target(raw: dict[str, Any]) -> tuple[str, int | None] | None:
         return None
     bin_id = keys.bin_id_from_pk(key["pk"]["S"])
     if raw.get("eventName") == "REMOVE":
-        return bin_id, None
-    below = change.get("NewImage", {}).get("purgeBelow")
-    if raw.get("eventName") == "MODIFY" and below is not None:
-        return bin_id, int(below["N"])
-    return None
+        return PurgeTarget(bin_id, everything=True)
+    if raw.get("eventName") != "MODIFY":
+        return None
+    image = change.get("NewImage", {})
+    below, dropped = image.get("purgeBelow"), image.get("drop")
+    if below is None and dropped is None:
+        return None
+    return PurgeTarget(
+        bin_id,
+        below=int(below["N"]) if below is not None else None,
+        keep=image["recordAt"]["S"] if "recordAt" in image else None,
+        dropped=dropped["S"].split() if dropped is not None else [],
+    )
+
+
+def purge(target: PurgeTarget) -> int:
+    """Do what the target asks; returns the items deleted."""
+    deleted = drop(target.bin_id, target.dropped) if target.dropped else 0
+    if target.everything or target.below is not None:
+        deleted += purge_versions(target.bin_id, None if target.everything else target.below, keep=target.keep)
+    return deleted
 
 
 @tracer.capture_method
@@ -60,9 +88,9 @@ def record_handler(record: DynamoDBRecord) -> None:
     target = purge_target(record.raw_event)
     if target is None:
         return
-    bin_id, below = target
+    bin_id, below = target.bin_id, target.below
     try:
-        deleted = purge_versions(bin_id, below)
+        deleted = purge(target)
     except Exception:
         # Lambda retries the record and, after the last retry, sends it to the DLQ: this line
         # names the bin for `binvault-admin purge <binId>` (the DLQ message only has positions).
@@ -80,6 +108,13 @@ def record_handler(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" not in event:
+        # The daily schedule (template.yaml): S3 objects that no item points to.
+        with invocation_deadline(context):
+            swept = sweep_orphans()
+        metrics.add_metric("OrphansDeleted", MetricUnit.Count, swept["deleted"])
+        logger.info("swept orphans", extra=swept)
+        return swept
     # A purge that nears the invocation's end stops (DeadlineReached): its record is reported
     # failed, and Lambda's retry queries again and finds only what is left.
     with invocation_deadline(context):

@@ -73,6 +73,7 @@ from binvault.exceptions import (
     PayloadTooLarge,
     PreconditionFailed,
     QuotaExhausted,
+    ResponseTooLarge,
     SchemaDocNameTooLong,
     SchemaDocNotFound,
     SchemaDocTooLarge,
@@ -145,7 +146,13 @@ def master_only(missing: type[MissingMasterKey]) -> tuple[Error, ...]:
 
 RECORD: tuple[Error, ...] = (MissingContentType, BlankBin, InvalidJson, NotARecord)
 # Writes that take a record and an Idempotency-Key.
-WRITE: tuple[Error, ...] = (IdempotencyInProgress, PayloadTooLarge, GatewayPayloadTooLarge, IdempotencyKeyReused)
+WRITE: tuple[Error, ...] = (
+    IdempotencyInProgress,
+    PayloadTooLarge,
+    ResponseTooLarge,
+    GatewayPayloadTooLarge,
+    IdempotencyKeyReused,
+)
 READ: tuple[Error, ...] = (UnexpectedBody, InvalidFlag("X-Bin-Meta"), InvalidFlag("meta"), InvalidJsonPath)
 READ_HEADERS = ("X-Bin-Meta", "X-JSON-Path", "X-Access-Key")
 # A record filed in a collection whose schema doc refuses it (the message names the first error).

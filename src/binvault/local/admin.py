@@ -25,6 +25,7 @@ def local_settings() -> dict[str, str]:
     }
     port = os.environ.get("DYNAMODB_PORT", "8000")
     settings["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{port}"
+    settings["AWS_ENDPOINT_URL_S3"] = settings["AWS_ENDPOINT_URL_DYNAMODB"]  # the same embedded moto
     data_dir = data_dir_from_env()
     saved = data_dir / STACK_FILE if data_dir else None
     if saved is not None and saved.exists():
@@ -32,8 +33,11 @@ def local_settings() -> dict[str, str]:
         settings.update(
             TABLE_NAME=stack["table"],
             AWS_ENDPOINT_URL_DYNAMODB=stack["dynamodb_url"],
+            AWS_ENDPOINT_URL_S3=stack.get("s3_url", stack["dynamodb_url"]),
             AWS_DEFAULT_REGION=stack["region"],
         )
+        if "bucket" in stack:
+            settings["BUCKET_NAME"] = stack["bucket"]
     return settings
 
 

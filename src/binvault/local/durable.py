@@ -19,6 +19,16 @@ temporary file, fsync'ed and atomically renamed to ``snapshot.jsonl``; then the 
 is truncated. The snapshot names the last sequence number it contains, so a crash
 between the rename and the truncation never replays an entry twice. A torn last journal
 line (a crash during its write) was never acknowledged and is dropped.
+
+S3 (large records, served by the same moto app) is kept differently: each object is a file
+under ``objects/<bucket>/<key>``, written (and fsync'ed, then renamed) or removed right after
+moto applied a mutating S3 request and *before* its response leaves, read back from moto's
+own S3 state so that no request encoding (chunked uploads, checksums, DeleteObjects' XML)
+needs parsing here. Objects are not in the journal because they would make it, and its
+compaction, carry megabytes per write; a file per object is what S3 is anyway. On start
+the files are loaded into moto before the journal is replayed. binvault writes an object
+before the item that points at it (dal/records.py), so after a crash every journalled
+pointer finds its object on disk.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ log = logging.getLogger("binvault.local.durable")
 
 JOURNAL = "journal.jsonl"
 SNAPSHOT = "snapshot.jsonl"
+OBJECTS = "objects"
 COMPACT_BYTES = 32 * 1024 * 1024
 TARGET_PREFIX = "DynamoDB_20120810."
 READ_ONLY = frozenset(
@@ -58,6 +69,15 @@ def is_mutating(operation: str | None) -> bool:
     return (
         operation is not None and operation not in READ_ONLY and not operation.startswith(("Describe", "List", "Get"))
     )
+
+
+def service_of(environ: dict[str, Any]) -> str:
+    """The service of a SigV4 request's credential scope (``dynamodb``, ``s3``)."""
+    auth = str(environ.get("HTTP_AUTHORIZATION") or "")
+    try:
+        return auth.split(",")[0].split()[1].split("/")[3]
+    except IndexError:
+        return ""
 
 
 def region_of(environ: dict[str, Any]) -> str:
@@ -262,17 +282,127 @@ class Journal:
             os.close(self._fd)
 
 
+def _s3_backend() -> Any:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+
+
+def reset_s3() -> None:
+    """Empty moto's in-process S3 (an emulator starts empty, even a second time in one process)."""
+    from moto.s3.models import s3_backends
+
+    for account in list(s3_backends.values()):
+        account.reset()
+
+
+class ObjectStore:
+    """The S3 objects of the data directory, one file each (see the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.root = directory / OBJECTS
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+
+    def _path(self, bucket: str, key: str) -> Path:
+        path = (self.root / bucket / key).resolve()
+        if not path.is_relative_to(self.root.resolve()) or not key or key.endswith("/"):
+            raise ValueError(f"unsafe object key {key!r}")
+        return path
+
+    def load(self, region: str) -> int:
+        """Put every stored object back into moto's S3; returns how many."""
+        backend, loaded = _s3_backend(), 0
+        for bucket_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if bucket_dir.name not in backend.buckets:
+                backend.create_bucket(bucket_dir.name, region)
+            for path in sorted(p for p in bucket_dir.rglob("*") if p.is_file() and not p.name.endswith(".tmp")):
+                backend.put_object(bucket_dir.name, path.relative_to(bucket_dir).as_posix(), path.read_bytes())
+                loaded += 1
+        return loaded
+
+    def sync(self, bucket: str, key: str | None) -> None:
+        """Make the files match moto's state for one object (``key``) or a whole bucket."""
+        from urllib.parse import unquote
+
+        backend = _s3_backend()
+        with self.lock:
+            if bucket not in backend.buckets:
+                return
+            (self.root / bucket).mkdir(exist_ok=True)
+            stored = backend.buckets[bucket].keys
+            if key:
+                found = stored.get(unquote(key))
+                if found is not None:
+                    self._write(self._path(bucket, unquote(key)), found.value)
+                    return
+                gone = [unquote(key)]
+            else:
+                # A whole bucket (DeleteObjects): only what differs, never a rewrite of every object.
+                files, names = set(self._files(bucket)), set(stored.keys())
+                for name in sorted(names - files):
+                    self._write(self._path(bucket, name), stored[name].value)
+                gone = sorted(files - names)
+            for name in gone:
+                with contextlib.suppress(FileNotFoundError):
+                    self._path(bucket, name).unlink()
+
+    def _files(self, bucket: str) -> list[str]:
+        base = self.root / bucket
+        return [p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
 class JournalingApp:
     """WSGI middleware in front of moto's app: journals each successful mutating request
     and makes it durable before the response is returned; tells ``on_write`` listeners
     (the stream poller) that something changed. ``journal=None`` is the in-memory mode."""
 
-    def __init__(self, app: WsgiApp, journal: Journal | None = None) -> None:
+    def __init__(self, app: WsgiApp, journal: Journal | None = None, objects: ObjectStore | None = None) -> None:
         self.app = app
         self.journal = journal
+        self.objects = objects
         self.on_write: list[Callable[[], None]] = []
 
+    def _s3(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """An S3 request: a mutating one that succeeded is on disk before it is answered."""
+        assert self.objects is not None
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, headers, exc_info]
+            return lambda data: None
+
+        body = self._run(environ, capture)
+        if captured[0].startswith("2"):
+            bucket, _, key = str(environ.get("PATH_INFO") or "/").lstrip("/").partition("/")
+            # DeleteObjects (POST ?delete) names its keys in XML: sync the whole bucket
+            self.objects.sync(bucket, key if environ["REQUEST_METHOD"] != "POST" else None)
+        start_response(*captured)
+        return [body]
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if (
+            self.objects is not None
+            and environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE")
+            and service_of(environ) == "s3"
+        ):
+            return self._s3(environ, start_response)
         operation = operation_of(environ)
         if not is_mutating(operation):
             return self.app(environ, start_response)

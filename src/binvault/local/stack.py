@@ -2,8 +2,11 @@
 
 1. an embedded DynamoDB endpoint (moto, behind a keep-alive HTTP server) on
    127.0.0.1:$DYNAMODB_PORT, durable by default: a write-ahead journal in $BINVAULT_DATA
-   (default ``.binvault/``; ``BINVAULT_DATA=memory`` for a throw-away run), replayed on start
-2. the tables, created from template.yaml's own definitions (when not already there)
+   (default ``.binvault/``; ``BINVAULT_DATA=memory`` for a throw-away run), replayed on start.
+   The same endpoint serves S3 (the records bucket, for large records: moto dispatches by
+   the request's signing scope), kept as one file per object in $BINVAULT_DATA/objects
+2. the tables and the records bucket, created from template.yaml's own definitions (when
+   not already there)
 3. a demo account, whose key is printed with ready-to-paste curl lines (kept in the data
    directory, so a restart prints the same key)
 4. the stream poller feeding the purge Lambda, as the deployed event source mapping does
@@ -71,6 +74,8 @@ def configure_environment(dynamodb_port: int) -> None:
     for name, value in LOCAL_ENV.items():
         os.environ.setdefault(name, value)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
+    # S3 from the same embedded moto server (botocore reads AWS_ENDPOINT_URL_<SERVICE>)
+    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{dynamodb_port}"
     # Never reach a real AWS account from the local stack, whatever the shell has.
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
@@ -113,12 +118,14 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 
 def _ensure_tables(client: Any, table_name: str, idempotency_table_name: str) -> None:
+    from binvault.dal import blobs
     from binvault.local.template_tables import create_table
 
     existing = set(client.list_tables()["TableNames"])
     for logical_id, name in (("BinsTable", table_name), ("IdempotencyTable", idempotency_table_name)):
         if name not in existing:
             create_table(client, logical_id, name)
+    blobs.ensure_bucket()
 
 
 def _demo_account(data_dir: Path | None, demo_requests: int) -> dict[str, str]:
@@ -218,9 +225,10 @@ def running(
     """
     configure_environment(dynamodb_port)
     quiet_moto()
+    from binvault.dal.blobs import s3
     from binvault.dal.client import dynamodb
     from binvault.local import moto_fixes
-    from binvault.local.durable import Journal, JournalingApp
+    from binvault.local.durable import Journal, JournalingApp, ObjectStore, reset_s3
     from binvault.local.dynamodb_server import DynamoDBServer, moto_app
     from binvault.local.pool import InProcess
     from binvault.local.server import listening_socket, make_server
@@ -229,16 +237,19 @@ def running(
 
     moto_fixes.install()
     moto_fixes.reset_dynamodb()  # an emulator starts empty, even a second time in one process
+    reset_s3()
     get_settings.cache_clear()
     dynamodb.cache_clear()  # type: ignore[attr-defined]
+    s3.cache_clear()  # type: ignore[attr-defined]
     stop, wake = threading.Event(), threading.Event()
     with contextlib.ExitStack() as cleanup:
-        journal = None
+        journal, objects = None, None
         if data_dir is not None:
             cleanup.enter_context(lock_data_dir(data_dir))
             journal = Journal(data_dir)
             cleanup.callback(journal.close)
-        app = JournalingApp(moto_app(), journal)
+            objects = ObjectStore(data_dir)
+        app = JournalingApp(moto_app(), journal, objects)
         app.on_write.append(wake.set)
         database = _listen(
             "embedded DynamoDB", "DYNAMODB_PORT", dynamodb_port, lambda: DynamoDBServer("127.0.0.1", dynamodb_port, app)
@@ -249,8 +260,10 @@ def running(
         api_port = api_socket.getsockname()[1]
         settings = get_settings()
         replayed = 0
+        if objects is not None:
+            replayed += objects.load(os.environ["AWS_DEFAULT_REGION"])
         if journal is not None:
-            replayed = journal.replay(app.app)
+            replayed += journal.replay(app.app)
             for table in (settings.table_name, settings.idempotency_table_name):
                 moto_fixes.release_stream_records(table, 10**40)  # history, not news for the purge
             journal.maybe_compact(app.app)
@@ -285,6 +298,8 @@ def running(
                     "dynamodb_url": dynamodb_url,
                     "table": settings.table_name,
                     "idempotency_table": settings.idempotency_table_name,
+                    "bucket": settings.bucket_name,
+                    "s3_url": settings.s3_endpoint_url or "",
                     "region": os.environ["AWS_DEFAULT_REGION"],
                     "pid": os.getpid(),
                 },
@@ -318,6 +333,7 @@ def admin_line(stack: LocalStack) -> str:
     command = str(script) if script.exists() else "binvault-admin"
     return (
         f"TABLE_NAME={os.environ['TABLE_NAME']} AWS_ENDPOINT_URL_DYNAMODB={stack.dynamodb_url} "
+        f"AWS_ENDPOINT_URL_S3={stack.dynamodb_url} "
         f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={os.environ['AWS_DEFAULT_REGION']} "
         f"{command} create-account --requests 1000"
     )
@@ -337,7 +353,7 @@ def banner(stack: LocalStack) -> str:
     return f"""
 binvault is running (Ctrl-C stops everything)
   API        {url}  ({workers})
-  DynamoDB   {stack.dynamodb_url}  (embedded, table {os.environ["TABLE_NAME"]})
+  DynamoDB   {stack.dynamodb_url}  (embedded, table {os.environ["TABLE_NAME"]}; S3 too, for large records)
   data       {data}
   demo key   {key}
 

@@ -1,4 +1,5 @@
-"""Create the tables exactly as template.yaml declares them (keys, streams, TTL)."""
+"""Create the tables exactly as template.yaml declares them (keys, streams, TTL), and the
+records bucket (dal/blobs.py) the template declares beside them."""
 
 from __future__ import annotations
 
@@ -55,5 +56,8 @@ def create_table(client: Any, logical_id: str, table_name: str) -> None:
 
 
 def create_tables(client: Any, table_name: str, idempotency_table_name: str) -> None:
+    from binvault.dal import blobs
+
     create_table(client, "BinsTable", table_name)
     create_table(client, "IdempotencyTable", idempotency_table_name)
+    blobs.ensure_bucket()

@@ -166,11 +166,14 @@ def _create(
     companions: Companions,
     collection_id: str | None = None,
 ) -> Outcome:
-    stored = records.store(record)
     created_at = now_iso()
     for _ in range(5):
+        bin_id = new_bin_id()
+        # A large record is written to S3 here, before the item that points at it
+        # (dal/records.py); should the id be taken, that object is an orphan for the sweep.
+        stored = records.store(record, bin_id)
         new = Bin(
-            id=new_bin_id(),
+            id=bin_id,
             owner=account_id,
             private=private,
             name=name,
@@ -203,7 +206,6 @@ def update_bin(
     if_match: list[str] | None,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    stored = records.store(record)
     max_versions = get_settings().max_versions
 
     def update(companions: Companions) -> Outcome:
@@ -211,6 +213,9 @@ def update_bin(
             check = schema_docs.check_for_collection(first.owner, first.collection_id, missing=None)
             if check is not None:
                 check(record)
+        # Stored once the caller is authorised and the request is no replay: a large record
+        # goes to S3 here, before any write points at it; every retry below reuses it.
+        stored = records.store(record, first.id)
 
         def attempt(base: Bin) -> Outcome:
             metadata: dict[str, Any] = {"parentId": base.id, "private": base.private}
@@ -252,7 +257,12 @@ def read_bin(key: Key, bin_id: str, which: Which, meta: bool, json_path: str | N
         metadata = _bin_metadata(base)
         number = base.version_count if which == "latest" else which
         if number == "base" or (which == "latest" and number == 0):
-            record = base.record
+            found = bins.base_record(base)
+            if found is None:
+                # The base record was replaced between our two reads: read the bin again.
+                base = bins.get_bin(bin_id)
+                continue
+            record = found
             if which == "latest":
                 metadata["version"] = 0
         else:
@@ -267,7 +277,12 @@ def read_bin(key: Key, bin_id: str, which: Which, meta: bool, json_path: str | N
             record = version.record
             metadata["createdAt"] = version.created_at
             metadata["version"] = number
-        value = records.load(record)
+        try:
+            value = records.load(record)
+        except records.RecordGone:
+            # Its S3 object was dropped by a write since we read the pointer: read again.
+            base = bins.get_bin(bin_id)
+            continue
         if json_path is not None:
             value = jsonpath.select(value, json_path)
         return Outcome({"record": value, "metadata": metadata} if meta else value, base.etag)

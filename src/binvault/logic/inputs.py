@@ -28,7 +28,9 @@ from binvault.exceptions import (
     MissingContentType,
     NotARecord,
     PayloadTooLarge,
+    ResponseTooLarge,
 )
+from binvault.models.settings import LAMBDA_PAYLOAD_BYTES
 
 _BIN_ID = re.compile(r"[0-9a-f]{24}")
 _VERSION = re.compile(r"[0-9]{1,12}")
@@ -151,10 +153,30 @@ def record(raw: bytes, max_bytes: int) -> Any:
     try:
         # Re-serialising proves the record can be stored and served back unchanged
         # (it fails on lone surrogates).
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        served = json.dumps(value, ensure_ascii=False)
+        served.encode("utf-8")
     except (RecursionError, ValueError):
         raise InvalidJson() from None
+    if len(raw) * MAX_ESCAPE_GROWTH > RESPONSE_RECORD_BUDGET and escaped_bytes(served) > RESPONSE_RECORD_BUDGET:
+        raise ResponseTooLarge()
     return value
+
+
+# A read answers the record inside the proxy response's body, a JSON string, which Lambda
+# escapes again: quotes and backslashes double (the python3.12+ runtimes leave non-ASCII
+# characters as they are), so at most 2x a record's UTF-8 bytes. A record that could grow
+# past the budget is measured exactly; smaller ones (every record under ~3 MB) never are.
+# The budget leaves 16 KB of the payload to the rest of the response (status, headers, the
+# body's metadata): MAX_BIN_BYTES' ceiling keeps 64 KB, so a record at that ceiling may
+# still carry ~48 KB of escapes.
+MAX_ESCAPE_GROWTH = 2
+RESPONSE_ENVELOPE_BYTES = 16 * 1024
+RESPONSE_RECORD_BUDGET = LAMBDA_PAYLOAD_BYTES - RESPONSE_ENVELOPE_BYTES
+
+
+def escaped_bytes(served: str) -> int:
+    """The bytes ``served`` (the response body's record) takes in Lambda's response payload."""
+    return len(json.dumps(served, ensure_ascii=False).encode("utf-8"))
 
 
 def if_match(value: str | None) -> list[str] | None:

@@ -8,6 +8,11 @@ costs the same few calls for 1 or 1000 versions:
 
     auth+quota || base read  ->  [latest version read]  ->  one conditional UpdateItem
 
+whatever the size of the records: with ``X-Preserve-Latest`` a large latest record is not
+copied, the base item's ``recordAt`` is pointed at the latest version's item (which the
+purge then keeps, with its S3 object), and S3 is never called on this path. The old
+generation's S3 objects are deleted by the purge, each before its item (``dal/purge.py``).
+
 Everything that can go wrong, where it is decided, and what the client sees (the route in
 ``handlers/api.py`` validates the input and maps every domain exception to its status):
 
@@ -36,7 +41,7 @@ from __future__ import annotations
 from binvault.dal import bins
 from binvault.exceptions import StaleWrite
 from binvault.logic.bins import Key, authorize_write, with_fresh_state
-from binvault.models.bins import Bin, Outcome, StoredRecord, etag_for
+from binvault.models.bins import Bin, Outcome, Version, etag_for
 
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
 
@@ -46,12 +51,11 @@ def delete_versions(key: Key, bin_id: str, preserve_latest: bool, if_match: list
         if base.version_count == 0:
             # Nothing to cut over: the call is idempotent and changes nothing.
             return _deleted(base.id, 0, base.etag)
-        preserved: StoredRecord | None = None
+        preserved: Version | None = None
         if preserve_latest:
-            latest = bins.get_version(base.id, base.generation, base.version_count)
-            if latest is None:  # cut over by someone else since our read
+            preserved = bins.get_version(base.id, base.generation, base.version_count)
+            if preserved is None:  # cut over by someone else since our read
                 raise StaleWrite()
-            preserved = latest.record
         bins.cut_over(base, preserved)
         return _deleted(base.id, base.version_count, etag_for(base.id, base.rev + 1))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -24,9 +25,20 @@ class Outcome:
 @dataclass(frozen=True)
 class StoredRecord:
     """A record as stored (``dal.records`` makes and reads it), decoded only when a
-    response needs it."""
+    response needs it: inline (``attribute``, a DynamoDB B or S value) or in S3 (``blob``,
+    the object's key, already written). ``record_id`` is new for every write: it names the
+    record's own item (``R#<id>``) when the base item cannot hold it, and its S3 object."""
 
-    attribute: dict[str, Any]
+    attribute: dict[str, Any] | None
+    blob: str | None = None
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def stored_bytes(self) -> int:
+        if self.attribute is None:
+            return 0
+        (kind, value), *_ = self.attribute.items()
+        return len(value) if kind == "B" else len(str(value).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -36,11 +48,13 @@ class Bin:
     private: bool
     name: str | None
     created_at: str
-    record: StoredRecord
+    record: StoredRecord | None  # the base record when the base item holds it, else None
     generation: int
     version_count: int
     rev: int
     collection_id: str | None = None  # None: uncategorized
+    record_at: str | None = None  # else: the sk of the item that holds it (dal/keys.py)
+    latest_blob: str | None = None  # the S3 key of the latest version's record, if it has one
 
     @property
     def etag(self) -> str:

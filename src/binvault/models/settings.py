@@ -10,10 +10,19 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-# One DynamoDB item holds 400 KB including attribute names and the bin's metadata; a
-# record is stored at most once per item, so this leaves room for everything else even
-# when a record does not compress at all.
-ITEM_RECORD_CEILING = 380_000
+# Records of any size up to MAX_BIN_BYTES: one that does not fit an item goes to S3
+# (dal/records.py), so the ceiling is set by the Lambda payload limits, not DynamoDB's 400 KB.
+# Lambda's synchronous payload limit is 6 MB (6,291,456 bytes) each way: a read answers the
+# record inside the proxy response (a JSON string: quotes and backslashes escaped again,
+# plus headers and metadata), and a write receives it inside the event the same way. API
+# Gateway's 10 MB request limit never binds first. The envelope reserve covers headers,
+# metadata and the event's request context; logic/inputs.py refuses at write time a record
+# whose *escaped* form would not fit (quote-heavy JSON expands up to 2x, astral characters
+# 3x), so nothing accepted is ever unreadable.
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
+ENVELOPE_RESERVE_BYTES = 64 * 1024
+MAX_BIN_BYTES_CEILING = LAMBDA_PAYLOAD_BYTES - ENVELOPE_RESERVE_BYTES  # 6,225,920
+DEFAULT_MAX_BIN_BYTES = 1024 * 1024  # JSONBin's 1 MB
 # Version numbers are zero-padded to six digits in sort keys (dal/keys.py).
 VERSION_CEILING = 999_999
 
@@ -71,6 +80,8 @@ class Settings:
     quota_lease_seconds: int = 30
     max_access_keys: int = 4
     max_collections: int = 10
+    bucket_name: str = ""
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -80,7 +91,7 @@ class Settings:
             idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME", "").strip()
             or f"{_required(env, 'TABLE_NAME')}-idempotency",
             purchase_url=env.get("PURCHASE_URL", "").strip() or "https://binvault.example/pricing",
-            max_bin_bytes=_int(env, "MAX_BIN_BYTES", 100 * 1024, 1, ITEM_RECORD_CEILING),
+            max_bin_bytes=_int(env, "MAX_BIN_BYTES", DEFAULT_MAX_BIN_BYTES, 1, MAX_BIN_BYTES_CEILING),
             max_versions=_int(env, "MAX_VERSIONS", 1000, 1, VERSION_CEILING),
             key_cache_seconds=_float(env, "KEY_CACHE_SECONDS", 300.0, 0.0, 86_400.0),
             idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
@@ -92,6 +103,9 @@ class Settings:
             quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
             max_access_keys=_int(env, "MAX_ACCESS_KEYS", 4, 1, 100),
             max_collections=_int(env, "MAX_COLLECTIONS", 10, 1, 1000),
+            # The records bucket (large records, dal/blobs.py); derived like the idempotency table's.
+            bucket_name=env.get("BUCKET_NAME", "").strip() or f"{_required(env, 'TABLE_NAME').lower()}-records",
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3", "").strip() or None,
         )
 
 
