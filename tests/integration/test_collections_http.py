@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LocalService
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def _ok(reply: Any) -> Any:
     return reply.body
 
 
-def test_a_jsonbin_client_files_validates_and_lists_bins(service: LocalService) -> None:
+def test_a_jsonbin_client_files_validates_and_lists_bins(service: Stack) -> None:
     # JSONBin's samples: POST /c with X-Collection-Name (and {}), POST /s with the schema
     collection = _ok(service.request("POST", "/c", {}, {"X-Collection-Name": "Users"}))["record"]
     doc = _ok(service.request("POST", "/s", USER, {"X-Schema-Doc-Name": "User"}))["metadata"]["id"]
@@ -78,7 +78,7 @@ def test_a_jsonbin_client_files_validates_and_lists_bins(service: LocalService) 
     assert listed[collection]["schemaDocId"] is None and listed[collection]["collectionMeta"] == {"name": "Users"}
 
 
-def test_uncategorized_bins_and_deletes(service: LocalService) -> None:
+def test_uncategorized_bins_and_deletes(service: Stack) -> None:
     loose = _ok(service.request("POST", "/b", {"loose": True}, {"X-Bin-Name": "loose"}))["metadata"]["id"]
     newest = _ok(service.request("GET", "/c/uncategorized/bins"))
     assert newest[0]["record"] == loose and newest[0]["snippetMeta"] == {"name": "loose"}
@@ -88,7 +88,7 @@ def test_uncategorized_bins_and_deletes(service: LocalService) -> None:
     assert (gone.status, gone.body) == (400, {"message": "Invalid Bin Id provided"})
 
 
-def test_cors_allows_the_new_headers(service: LocalService) -> None:
+def test_cors_allows_the_new_headers(service: Stack) -> None:
     headers = "X-Collection-Id, X-Collection-Name, X-Schema-Doc-Id, X-Schema-Doc-Name, X-Sort-Order"
     preflight = service.request(
         "OPTIONS",

@@ -3,53 +3,18 @@ moto endpoint as DynamoDB, objects kept across a restart, and nothing left after
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import free_port
+from tests.support.client import Client
+from tests.support.inproc import in_process
 
 pytestmark = pytest.mark.integration
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def local_env() -> Iterator[None]:
-    """``running`` sets the local stack's environment; put this process's back afterwards."""
-    from tests.conftest import reset_caches
-
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    reset_caches()
-    from binvault.handlers import api, purge
-
-    api.metrics.clear_metrics()
-    purge.metrics.clear_metrics()
-
-
-def http(url: str, method: str = "GET", body: Any = None, key: str | None = None, **headers: str) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    sent = {name.replace("_", "-"): value for name, value in headers.items()}
-    if key:
-        sent["X-Master-Key"] = key
-    if data is not None:
-        sent["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers=sent)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:
-            return reply.status, json.loads(reply.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def big(seed: int) -> dict[str, Any]:
@@ -72,38 +37,37 @@ def wait_for(condition: Any, seconds: float = 30.0) -> bool:
     return False
 
 
-def test_a_1_mb_record_lives_its_whole_life_through_the_local_stack(local_env: None, tmp_path: Path) -> None:
-    from binvault.local import stack as local
-
+def test_a_1_mb_record_lives_its_whole_life_through_the_local_stack(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with local.running(free_port(), free_port(), data_dir=data, concurrency=1) as first:
-        key, url = first.demo["masterKey"], first.api_url
-        status, created = http(f"{url}/b", "POST", big(0), key)
-        assert status == 200, created
-        bin_id = created["metadata"]["id"]
+    with in_process(data_dir=data, concurrency=1) as first:
+        key = first.demo["masterKey"]
+        api = Client(first.api_url, key)
+        created = api.request("POST", "/b", big(0))
+        assert created.status == 200, created.body
+        bin_id = created.body["metadata"]["id"]
         for n in (1, 2):
-            status, updated = http(f"{url}/b/{bin_id}", "PUT", big(n), key, X_Bin_Versioning="true")
-            assert (status, updated["metadata"]["version"]) == (200, n)
-        assert http(f"{url}/b/{bin_id}", key=key)[1]["record"] == big(0)
-        assert http(f"{url}/b/{bin_id}/1", key=key)[1]["record"] == big(1)
-        assert http(f"{url}/b/{bin_id}/latest", key=key)[1]["record"] == big(2)
+            updated = api.update(bin_id, big(n))
+            assert (updated.status, updated.body["metadata"]["version"]) == (200, n)
+        assert api.request("GET", f"/b/{bin_id}").body["record"] == big(0)
+        assert api.request("GET", f"/b/{bin_id}/1").body["record"] == big(1)
+        assert api.request("GET", f"/b/{bin_id}/latest").body["record"] == big(2)
         # each record is one object, on disk in the data directory before it was acknowledged
         assert len(stored_objects(data)) == 3
     # the stack restarts with every record, large ones included
-    with local.running(free_port(), free_port(), data_dir=data, concurrency=1) as second:
-        url = second.api_url
-        assert http(f"{url}/b/{bin_id}/1", key=key)[1]["record"] == big(1)
-        status, deleted = http(f"{url}/b/{bin_id}/versions", "DELETE", key=key, X_Preserve_Latest="true")
-        assert (status, deleted["metadata"]["versionsDeleted"]) == (200, 2)
-        assert http(f"{url}/b/{bin_id}", key=key)[1]["record"] == big(2)
+    with in_process(data_dir=data, concurrency=1) as second:
+        api = Client(second.api_url, key)
+        assert api.request("GET", f"/b/{bin_id}/1").body["record"] == big(1)
+        deleted = api.delete_versions(bin_id, preserve=True)
+        assert (deleted.status, deleted.body["metadata"]["versionsDeleted"]) == (200, 2)
+        assert api.request("GET", f"/b/{bin_id}").body["record"] == big(2)
         # the purge removes the old base record and version 1, keeps the one the base points to
         assert wait_for(lambda: len(stored_objects(data)) == 1)
-        assert http(f"{url}/b/{bin_id}/latest", key=key)[1]["record"] == big(2)
-        assert http(f"{url}/b/{bin_id}", "DELETE", key=key)[0] == 200
+        assert api.request("GET", f"/b/{bin_id}/latest").body["record"] == big(2)
+        assert api.request("DELETE", f"/b/{bin_id}").status == 200
         assert wait_for(lambda: stored_objects(data) == set())
-        assert http(f"{url}/b/{bin_id}", key=key)[0] == 404
-    with local.running(free_port(), free_port(), data_dir=data, concurrency=0) as third:
+        assert api.request("GET", f"/b/{bin_id}").status == 404
+    with in_process(data_dir=data, concurrency=0) as third:
         from binvault.dal import blobs
 
         assert list(blobs.listing("b/")) == []
-        assert http(f"{third.api_url}/b/{bin_id}", key=key)[0] == 404
+        assert Client(third.api_url, key).request("GET", f"/b/{bin_id}").status == 404
