@@ -89,14 +89,7 @@ def dynamodb_server() -> Iterator[str]:
         client = boto3.client(
             "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )
-        with pytest.MonkeyPatch.context() as patch:  # the records bucket is made from the settings
-            env = {"TABLE_NAME": TABLE, "AWS_ENDPOINT_URL_S3": url, "AWS_DEFAULT_REGION": "us-east-1"}
-            env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-            for name, value in env.items():
-                patch.setenv(name, value)
-            reset_caches()
-            create_tables(client, TABLE, IDEMPOTENCY_TABLE)
-        reset_caches()
+        create_tables(client, TABLE, IDEMPOTENCY_TABLE, records_bucket=False)  # a plain read needs none
         yield url
     finally:
         server.stop()

@@ -140,6 +140,28 @@ check("delete bin", status == 200 and body["message"] == "Bin deleted successful
 result = purge.lambda_handler(stream_event("REMOVE"), LocalContext())
 check("purge deleted bin", result == {"batchItemFailures": []} and version_items() == [], result)
 
+
+# issue 16: a large record lives in S3 (the runtime's botocore, the artifact's dal/blobs),
+# reads back the same, and the purge of the deleted bin leaves no object behind
+def objects():
+    from binvault.dal import blobs
+
+    return [name for name, _ in blobs.listing(keys.BLOB_PREFIX)]
+
+
+large = {"rows": [os.urandom(300).hex() for _ in range(1000)]}  # ~600 KB, ~2x compressible: S3
+status, _, body = call("POST", "/b", key, large)
+check("large create", status == 200, body)
+bin_id = body["metadata"]["id"]
+status, _, body = call("PUT", f"/b/{bin_id}", key, {**large, "v": 1}, [("X-Bin-Versioning", "true")])
+check("large versioned update", status == 200 and body["metadata"]["version"] == 1, body)
+check("large read base", call("GET", f"/b/{bin_id}", key)[2]["record"] == large)
+check("large read version", call("GET", f"/b/{bin_id}/1", key)[2]["record"] == {**large, "v": 1})
+check("large records in S3", len(objects()) == 2, objects())
+check("large delete", call("DELETE", f"/b/{bin_id}", key)[0] == 200)
+result = purge.lambda_handler(stream_event("REMOVE"), LocalContext())
+check("purge removes the objects", result == {"batchItemFailures": []} and objects() == [], (result, objects()))
+
 # Everything loaded came from the standard library, the artifact or the runtime's SDK.
 stdlib = {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")}
 allowed = tuple(os.path.realpath(p) + os.sep for p in (ARTIFACT, SDK, *stdlib))

@@ -33,6 +33,7 @@ FUNCTIONS = ("ApiFunction", "PurgeFunction")
 # Never part of a deployment: tests, the dev environment, build leftovers. (A top-level
 # __pycache__/ holds the bytecode of the top-level modules, typing_extensions.py and such.)
 NOT_SHIPPED = {"tests", ".venv", ".aws-sam", "bench", "events", "docs", ".git"}
+REHEARSAL_BUCKET = "binvault-rehearsal-records"
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -181,7 +182,12 @@ def dynamodb_endpoint() -> Iterator[tuple[str, str, str]]:
         client = boto3.client(
             "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )
-        create_tables(client, "binvault-rehearsal", "binvault-rehearsal-idempotency")
+        create_tables(client, "binvault-rehearsal", "binvault-rehearsal-idempotency", records_bucket=False)
+        # the records bucket, as the template makes it (the purge lists and deletes in it)
+        s3 = boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        s3.create_bucket(Bucket=REHEARSAL_BUCKET)
         yield url, "binvault-rehearsal", "binvault-rehearsal-idempotency"
     finally:
         server.stop()
@@ -207,6 +213,8 @@ def rehearse(package: Path, endpoint: tuple[str, str, str]) -> subprocess.Comple
         "AWS_ENDPOINT_URL_DYNAMODB": url,
         "TABLE_NAME": table,
         "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+        "BUCKET_NAME": REHEARSAL_BUCKET,
+        "AWS_ENDPOINT_URL_S3": url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "binvault",
         "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -55,9 +55,14 @@ def create_table(client: Any, logical_id: str, table_name: str) -> None:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
 
 
-def create_tables(client: Any, table_name: str, idempotency_table_name: str) -> None:
-    from binvault.dal import blobs
-
+def create_tables(client: Any, table_name: str, idempotency_table_name: str, records_bucket: bool = True) -> None:
+    """Both tables on ``client``'s endpoint and, with ``records_bucket``, the records bucket
+    that this process's settings name (``dal.blobs``: its endpoint and name come from the
+    environment, not from ``client``). A fixture that only serves a child process with small
+    records, and has no binvault settings of its own, passes ``records_bucket=False``."""
     create_table(client, "BinsTable", table_name)
     create_table(client, "IdempotencyTable", idempotency_table_name)
-    blobs.ensure_bucket()
+    if records_bucket:
+        from binvault.dal import blobs
+
+        blobs.ensure_bucket()
