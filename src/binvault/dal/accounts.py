@@ -30,8 +30,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from binvault.dal import keys
 from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, error_code, get_item, table
@@ -224,8 +223,7 @@ def add_maps(account_id: str) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Lease:
+class Lease(NamedTuple):
     """Requests taken from an account's quota at once, to spend until ``until`` (epoch s)."""
 
     id: str

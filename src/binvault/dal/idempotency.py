@@ -23,8 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from binvault.dal.client import call_or_unavailable, dynamodb, error_code, transient_faults_as_unavailable
 from binvault.models.settings import get_settings
@@ -41,8 +40,7 @@ class ResultTooLarge(ValueError):
     """A result to remember is larger than MAX_RESULT_BYTES (a programming error)."""
 
 
-@dataclass(frozen=True)
-class Existing:
+class Existing(NamedTuple):
     """The record another attempt left: a key still held, or a result to replay."""
 
     status: str
@@ -50,8 +48,7 @@ class Existing:
     result: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """This attempt holds the key: its write must carry ``companions(result)``."""
 
     id: str

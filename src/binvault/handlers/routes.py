@@ -21,8 +21,7 @@ cold start.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from binvault.exceptions import (
     AccessKeyForbidden,
@@ -173,8 +172,7 @@ SCHEMA_DOC_BODY: tuple[Error, ...] = (MissingContentType, BlankSchemaDoc, Invali
 LISTING: tuple[Error, ...] = (InvalidSortOrder, UnexpectedBody)
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """One operation of the API.
 
     ``rule`` is the resolver's (``/b/<bin_id>``); ``headers`` and ``query`` are the

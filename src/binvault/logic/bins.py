@@ -6,7 +6,6 @@ Plain functions: no HTTP, no boto3. Each takes validated input and returns an Ou
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import time
@@ -314,8 +313,8 @@ def _meta(key: Key, bin_id: str, if_match: list[str] | None, name: str | None, p
         raise MissingMasterKey()
 
     def attempt(base: Bin) -> Outcome:
-        changed_base = dataclasses.replace(
-            base, name=base.name if name is None else name, private=base.private if private is None else private
+        changed_base = base._replace(
+            name=base.name if name is None else name, private=base.private if private is None else private
         )
         bins.set_meta(base, name=name, private=private, companions=[listing.put(changed_base)])
         changed: dict[str, Any] = {"name": name} if name is not None else {"private": private}

@@ -1,14 +1,15 @@
 """The one settings object, read from the environment once and validated.
 
-A frozen dataclass rather than a pydantic model on purpose: pydantic costs ~0.2 s of
-cold start and the request path never needs it (see README, "Cold start").
+A NamedTuple rather than a pydantic model or a dataclass on purpose: pydantic costs ~0.2 s
+of cold start and the request path never needs it, and ``@dataclass`` generates and
+compiles each class's methods at import (README, "Cold start").
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Records of any size up to MAX_BIN_BYTES: one that does not fit an item goes to S3
 # (dal/records.py), so the ceiling is set by the Lambda payload limits, not DynamoDB's 400 KB.
@@ -64,8 +65,7 @@ def _required(env: dict[str, str], name: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table_name: str
     idempotency_table_name: str
     purchase_url: str
