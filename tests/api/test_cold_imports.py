@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import IDEMPOTENCY_TABLE, TABLE
 from tests.support.inproc import reset_caches
+from tests.support.stack import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,25 +75,9 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def dynamodb_server() -> Iterator[str]:
-    """moto's DynamoDB server on a free loopback port (a child process cannot share mock_aws)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from binvault.local.template_tables import create_tables
-    from tests.support.stack import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        client = boto3.client(
-            "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        create_tables(client, TABLE, IDEMPOTENCY_TABLE, records_bucket=False)  # a plain read needs none
+    """moto's server for the child processes (a plain read needs no records bucket)."""
+    with moto_server(TABLE, IDEMPOTENCY_TABLE) as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_large_records import big_record, items_by_sk, objects, pointed
 from tests.conftest import Api, bin_items
 from tests.support.faults import injected_on, lose_response
-from tests.api.test_large_records import big_record, items_by_sk, objects, pointed
 
 SIZE = 150_000  # stored far above INLINE_MAX_BYTES: in S3
 

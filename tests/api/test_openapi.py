@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import pytest
 
 from binvault import exceptions as errors
 from binvault.handlers.routes import ROUTES, SERVED
+from tests.support.inproc import in_fresh_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "openapi.json"
@@ -542,45 +541,21 @@ def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -
 
 # ---- the request path stays free of pydantic ---------------------------------------------
 
-REQUEST_PATH = """
-import json, os, sys
-from moto import mock_aws
-from binvault.local import moto_fixes
-from binvault.local.template_tables import create_tables
-from binvault.dal.client import dynamodb
-from binvault import admin
-from binvault.handlers.api import lambda_handler
-from binvault.local.events import LocalContext, rest_event
-
-moto_fixes.install()
-statuses = []
-def call(method, path, headers=None, body=None):
-    reply = lambda_handler(rest_event(method, path, headers, body), LocalContext())
-    statuses.append(reply["statusCode"])
-    return json.loads(reply["body"])
-
-with mock_aws():
-    create_tables(dynamodb(), os.environ["TABLE_NAME"], os.environ["IDEMPOTENCY_TABLE_NAME"])
-    key = {"X-Master-Key": admin.create_account(100)["masterKey"], "Content-Type": "application/json"}
-    call("GET", "/b/not-a-bin-id")
-    bin_id = call("POST", "/b", key, '{"a": 1}')["metadata"]["id"]
-    call("PUT", f"/b/{bin_id}", {**key, "X-Bin-Versioning": "true"}, '{"a": 2}')
-    call("PUT", f"/b/{bin_id}", {**key, "Idempotency-Key": "k1"}, '{"a": 3}')
-    call("GET", f"/b/{bin_id}/latest", {**key, "X-Bin-Meta": "false"})
-    call("GET", f"/b/{bin_id}/1", key)
-    call("GET", f"/b/{bin_id}/versions/count", key)
-    call("DELETE", f"/b/{bin_id}/versions", {**key, "X-Preserve-Latest": "true"})
-    call("DELETE", f"/b/{bin_id}", key)
-print(json.dumps({"statuses": statuses, "modules": sorted(sys.modules)}))
-"""
-
 
 def test_request_path_never_imports_pydantic() -> None:
-    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
-    done = subprocess.run(
-        [sys.executable, "-c", REQUEST_PATH], env=env, capture_output=True, text=True, check=True, timeout=120
+    result = in_fresh_process(
+        """
+        call("GET", "/b/not-a-bin-id")
+        bin_id = call("POST", "/b", key, '{"a": 1}')["metadata"]["id"]
+        call("PUT", f"/b/{bin_id}", {**key, "X-Bin-Versioning": "true"}, '{"a": 2}')
+        call("PUT", f"/b/{bin_id}", {**key, "Idempotency-Key": "k1"}, '{"a": 3}')
+        call("GET", f"/b/{bin_id}/latest", {**key, "X-Bin-Meta": "false"})
+        call("GET", f"/b/{bin_id}/1", key)
+        call("GET", f"/b/{bin_id}/versions/count", key)
+        call("DELETE", f"/b/{bin_id}/versions", {**key, "X-Preserve-Latest": "true"})
+        call("DELETE", f"/b/{bin_id}", key)
+        """
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["statuses"] == [400, 200, 200, 200, 200, 200, 200, 200, 200]
     loaded = set(result["modules"])
     assert not {m for m in loaded if m.split(".")[0] == "pydantic"}, "the request path imported pydantic"

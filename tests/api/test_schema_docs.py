@@ -4,15 +4,13 @@ collections, and validating the bins of those collections (JSONBIN-PARITY.md sec
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from tests.conftest import Account, Api, CallCounter, table_items
+from tests.support.inproc import in_fresh_process
 
 USER = {"type": "object", "required": ["username"], "properties": {"username": {"type": "string"}}}
 MISSING_USERNAME = "Schema Doc Validation Mismatch: 'username' is a required property"
@@ -324,43 +322,19 @@ def test_compiled_validators_are_cached_per_revision(api: Api, monkeypatch: pyte
     assert len(compiled) == 3
 
 
-NO_SCHEMA_PATH = """
-import json, sys
-from moto import mock_aws
-from binvault.local import moto_fixes
-from binvault.local.template_tables import create_tables
-from binvault.dal.client import dynamodb
-from binvault import admin
-from binvault.handlers.api import lambda_handler
-from binvault.local.events import LocalContext, rest_event
-import os
-
-moto_fixes.install()
-statuses = []
-def call(method, path, headers=None, body=None):
-    reply = lambda_handler(rest_event(method, path, headers, body), LocalContext())
-    statuses.append(reply["statusCode"])
-    return json.loads(reply["body"])
-
-with mock_aws():
-    create_tables(dynamodb(), os.environ["TABLE_NAME"], os.environ["IDEMPOTENCY_TABLE_NAME"])
-    key = {"X-Master-Key": admin.create_account(100)["masterKey"], "Content-Type": "application/json"}
-    collection = call("POST", "/c", {**key, "X-Collection-Name": "plain"})["record"]
-    bin_id = call("POST", "/b", key, '{"a": 1}')["metadata"]["id"]
-    filed = call("POST", "/b", {**key, "X-Collection-Id": collection}, '{"a": 1}')["metadata"]["id"]
-    call("PUT", f"/b/{filed}", key, '{"a": 2}')
-    call("GET", f"/b/{bin_id}", key)
-    call("GET", f"/c/{collection}/bins", key)
-    before = "jsonschema" in sys.modules
-    call("POST", "/s", {**key, "X-Schema-Doc-Name": "s"}, '{"type": "object"}')
-print(json.dumps({"statuses": statuses, "before": before, "after": "jsonschema" in sys.modules}))
-"""
-
-
 def test_plain_bin_requests_never_import_jsonschema() -> None:
-    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
-    done = subprocess.run(
-        [sys.executable, "-c", NO_SCHEMA_PATH], env=env, capture_output=True, text=True, check=True, timeout=120
+    result = in_fresh_process(
+        """
+        collection = call("POST", "/c", {**key, "X-Collection-Name": "plain"})["record"]
+        bin_id = call("POST", "/b", key, '{"a": 1}')["metadata"]["id"]
+        filed = call("POST", "/b", {**key, "X-Collection-Id": collection}, '{"a": 1}')["metadata"]["id"]
+        call("PUT", f"/b/{filed}", key, '{"a": 2}')
+        call("GET", f"/b/{bin_id}", key)
+        call("GET", f"/c/{collection}/bins", key)
+        report["before"] = "jsonschema" in sys.modules
+        call("POST", "/s", {**key, "X-Schema-Doc-Name": "s"}, '{"type": "object"}')
+        """
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"statuses": [200] * 7, "before": False, "after": True}
+    assert result["statuses"] == [200] * 7
+    assert result["before"] is False, "a plain bin request imported jsonschema"
+    assert "jsonschema" in result["modules"], "a schema doc is checked with jsonschema"

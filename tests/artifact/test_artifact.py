@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.stack import moto_server
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "build" / "package"
 DRIVER = Path(__file__).with_name("rehearsal_driver.py")
@@ -167,30 +169,11 @@ def runtime_sdk(python: str) -> Path:
 
 @pytest.fixture(scope="module")
 def dynamodb_endpoint() -> Iterator[tuple[str, str, str]]:
-    """moto's DynamoDB server on a free loopback port, with template.yaml's tables."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from binvault.local.template_tables import create_tables
-    from tests.support.stack import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        client = boto3.client(
-            "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        create_tables(client, "binvault-rehearsal", "binvault-rehearsal-idempotency", records_bucket=False)
-        # the records bucket, as the template makes it (the purge lists and deletes in it)
-        s3 = boto3.client(
-            "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        s3.create_bucket(Bucket=REHEARSAL_BUCKET)
-        yield url, "binvault-rehearsal", "binvault-rehearsal-idempotency"
-    finally:
-        server.stop()
+    """moto's server with template.yaml's tables and the records bucket (the purge lists and
+    deletes in it, and the rehearsal stores a large record)."""
+    tables = ("binvault-rehearsal", "binvault-rehearsal-idempotency")
+    with moto_server(*tables, bucket=REHEARSAL_BUCKET) as url:
+        yield url, *tables
 
 
 def rehearse(package: Path, endpoint: tuple[str, str, str]) -> subprocess.CompletedProcess[str]:

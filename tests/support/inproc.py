@@ -166,3 +166,44 @@ class Api:
 
 def _headers(kwargs: dict[str, str]) -> dict[str, str]:
     return {name.replace("_", "-"): value for name, value in kwargs.items()}
+
+
+FRESH_PROCESS = """
+import json, os, sys
+from moto import mock_aws
+from binvault.local import moto_fixes
+from binvault.local.template_tables import create_tables
+from binvault.dal.client import dynamodb
+from binvault import admin
+from binvault.handlers.api import lambda_handler
+from binvault.local.events import LocalContext, rest_event
+
+moto_fixes.install()
+statuses, report = [], {}
+def call(method, path, headers=None, body=None):
+    reply = lambda_handler(rest_event(method, path, headers, body), LocalContext())
+    statuses.append(reply["statusCode"])
+    return json.loads(reply["body"])
+
+with mock_aws():
+    create_tables(dynamodb(), os.environ["TABLE_NAME"], os.environ["IDEMPOTENCY_TABLE_NAME"])
+    key = {"X-Master-Key": admin.create_account(100)["masterKey"], "Content-Type": "application/json"}
+%s
+print(json.dumps({"statuses": statuses, "modules": sorted(sys.modules), **report}))
+"""
+
+
+def in_fresh_process(steps: str) -> dict[str, Any]:
+    """Run ``steps`` (statements using ``call(method, path, headers, body)`` and ``key``, a
+    new account's headers; they may fill ``report``) in a fresh interpreter on moto's
+    in-process mock; returns each call's status, every module loaded, and ``report``."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = FRESH_PROCESS % textwrap.indent(textwrap.dedent(steps).strip(), "    ")
+    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

@@ -194,3 +194,27 @@ def local_stack(data: Path | str = "memory", table: str | None = None, **extra: 
         yield stack
     finally:
         stack.stop()
+
+
+@contextmanager
+def moto_server(table: str, idempotency_table: str, bucket: str | None = None) -> Iterator[str]:
+    """moto's server (DynamoDB and S3) on a free loopback port with template.yaml's tables
+    and, given ``bucket``, the records bucket; yields its URL. For a child process that
+    cannot share the test's in-process ``mock_aws`` (a cold start, the artifact rehearsal)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from binvault.local.template_tables import create_tables
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    credentials = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    try:
+        create_tables(boto3.client("dynamodb", endpoint_url=url, **credentials), table, idempotency_table, False)
+        if bucket is not None:
+            boto3.client("s3", endpoint_url=url, **credentials).create_bucket(Bucket=bucket)
+        yield url
+    finally:
+        server.stop()

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from binvault.dal.client import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, _refuse_attempts_past_the_deadline
+from binvault.dal.client import new_client
 from binvault.exceptions import ServiceUnavailable
 from binvault.models.settings import get_settings
 
@@ -40,21 +40,15 @@ DELETE_BATCH = 1000  # DeleteObjects' limit
 @lru_cache(maxsize=1)
 def _create_client() -> BaseClient:
     import botocore.session
-    from botocore.config import Config
 
     settings = get_settings()
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        tcp_keepalive=True,
-        max_pool_connections=16,
+    return new_client(
+        botocore.session.get_session(),
+        "s3",
+        settings.s3_endpoint_url,
         # An emulator (the local stack's moto) answers on one host: path-style addressing.
         s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
     )
-    client = botocore.session.get_session().create_client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
-    client.meta.events.register("before-send.s3", _refuse_attempts_past_the_deadline)
-    return client
 
 
 _client_lock = threading.Lock()

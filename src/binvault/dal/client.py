@@ -131,12 +131,21 @@ def _create_client() -> BaseClient:
     # botocore directly rather than boto3: the same client, without boto3's import cost
     # (~50 ms of every cold start; see README "Cold start").
     import botocore.session
-    from botocore.config import Config
 
     from binvault.dal import botocore_loader
 
+    session = botocore.session.get_session()
+    botocore_loader.install(session)  # the same loader, minus its survey of every AWS service
+    return new_client(session, "dynamodb", get_settings().endpoint_url)
+
+
+def new_client(session: Any, service: str, endpoint_url: str | None, **config: Any) -> BaseClient:
+    """A client with binvault's budgets (DynamoDB's here, S3's in ``dal.blobs``): the same
+    retries, timeouts and invocation deadline for every AWS call the functions make."""
+    from botocore.config import Config
+
     settings = get_settings()
-    config = Config(
+    budgets = Config(
         # "standard" retries throttling, 5xx and connection errors with jittered
         # exponential backoff; the invocation deadline (above) keeps them inside the
         # function's timeout, and tests/api/test_budgets.py checks the arithmetic.
@@ -145,11 +154,10 @@ def _create_client() -> BaseClient:
         read_timeout=READ_TIMEOUT_SECONDS,
         tcp_keepalive=True,
         max_pool_connections=16,
+        **config,
     )
-    session = botocore.session.get_session()
-    botocore_loader.install(session)  # the same loader, minus its survey of every AWS service
-    client = session.create_client("dynamodb", endpoint_url=settings.endpoint_url, config=config)
-    client.meta.events.register("before-send.dynamodb", _refuse_attempts_past_the_deadline)
+    client = session.create_client(service, endpoint_url=endpoint_url, config=budgets)
+    client.meta.events.register(f"before-send.{service}", _refuse_attempts_past_the_deadline)
     return client
 
 
