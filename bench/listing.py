@@ -26,8 +26,10 @@ from typing import Any
 
 from bench.common import RESULTS, compact_size, load_average, summary_ms, users_record, write_json
 from bench.inproc import session
+from binvault.models.settings import DEFAULT_MAX_BIN_BYTES
 
-MAX_BIN_BYTES = 102_400
+# the largest record a default deployment accepts (1 MB since records may live in S3)
+MAX_BIN_BYTES = DEFAULT_MAX_BIN_BYTES
 
 USERS_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
