@@ -39,11 +39,8 @@ DELETE_BATCH = 1000  # DeleteObjects' limit
 
 @lru_cache(maxsize=1)
 def _create_client() -> BaseClient:
-    import botocore.session
-
     settings = get_settings()
     return new_client(
-        botocore.session.get_session(),
         "s3",
         settings.s3_endpoint_url,
         # An emulator (the local stack's moto) answers on one host: path-style addressing.

@@ -128,21 +128,22 @@ def _refuse_attempts_past_the_deadline(**_: Any) -> None:
 
 @lru_cache(maxsize=1)
 def _create_client() -> BaseClient:
-    # botocore directly rather than boto3: the same client, without boto3's import cost
-    # (~50 ms of every cold start; see README "Cold start").
+    return new_client("dynamodb", get_settings().endpoint_url)
+
+
+def new_client(service: str, endpoint_url: str | None, **config: Any) -> BaseClient:
+    """A client with binvault's budgets (DynamoDB's here, S3's in ``dal.blobs``): the same
+    retries, timeouts and invocation deadline for every AWS call the functions make.
+
+    botocore directly rather than boto3: the same client, without boto3's import cost
+    (~50 ms of every cold start; see README "Cold start")."""
     import botocore.session
+    from botocore.config import Config
 
     from binvault.dal import botocore_loader
 
     session = botocore.session.get_session()
     botocore_loader.install(session)  # the same loader, minus its survey of every AWS service
-    return new_client(session, "dynamodb", get_settings().endpoint_url)
-
-
-def new_client(session: Any, service: str, endpoint_url: str | None, **config: Any) -> BaseClient:
-    """A client with binvault's budgets (DynamoDB's here, S3's in ``dal.blobs``): the same
-    retries, timeouts and invocation deadline for every AWS call the functions make."""
-    from botocore.config import Config
 
     settings = get_settings()
     budgets = Config(
