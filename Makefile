@@ -13,8 +13,14 @@ EVENT ?= events/delete-versions-preserve.json
 BINVAULT_DATA ?= $(CURDIR)/.binvault
 BINVAULT_CONCURRENCY ?= 4
 ARGS ?= --help
+# pytest-xdist workers for make test / make check: one per core (`auto`); TEST_WORKERS=0 runs
+# the tests in one process (e.g. to read a failure's output in order). --dist loadgroup keeps
+# the tests of a module marked xdist_group (an expensive module-scoped fixture, a shared
+# build directory) on one worker, and spreads every other test one by one.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run run-memory reset admin test unit api integration e2e lint transform format bench soak openapi invoke \
+.PHONY: run run-memory reset admin test check unit api integration e2e lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
@@ -38,16 +44,19 @@ admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='cre
 
 test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact; not the long soak) with the coverage floor
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90 tests
+	$(BIN)/python -m pytest $(PARALLEL) --cov --cov-report=term --cov-fail-under=90 tests
+
+check: lint  ## the inner loop: make lint, then the unit and api tests in parallel (about a minute)
+	$(BIN)/python -m pytest $(PARALLEL) tests/unit tests/api
 
 unit: $(STAMP)  ## unit tests only: no moto, no handler call (seconds)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest $(PARALLEL) tests/unit
 
 api: $(STAMP)  ## the handler on moto's in-process DynamoDB (no network)
-	$(BIN)/python -m pytest tests/api
+	$(BIN)/python -m pytest $(PARALLEL) tests/api
 
 integration: $(STAMP)  ## the local stack over loopback HTTP: contract fuzzing, durability, the short soak
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest $(PARALLEL) tests/integration
 
 # The end-to-end suite against any deployment: make e2e BINVAULT_URL=<ApiUrl> BINVAULT_KEY=<master key>
 e2e: $(STAMP)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.inproc import Api, moto_tables, reset_caches
+from tests.support.inproc import Api, moto_tables, reset_caches, shared_botocore_models
 from tests.support.inproc import Reply as Reply  # re-exported for the api tests
 
 TABLE = "binvault-test"
@@ -29,6 +29,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, default in vars(Settings()).items():
         group.addoption(f"--soak-{name.replace('_', '-')}", type=type(default), default=default)
     group.addoption("--soak-output", default="bench/results/soak.json", help="where the results go")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def botocore_models() -> Iterator[None]:
+    """Each JSON model botocore ships parsed once a process, not once a test (``shared_botocore_models``)."""
+    with shared_botocore_models():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,37 @@ def reset_caches() -> None:
 
 
 @contextmanager
+def shared_botocore_models() -> Iterator[None]:
+    """Every botocore session made meanwhile in this process (``dal.client.new_client``'s,
+    boto3's) gets one data loader, binvault's own (``dal.botocore_loader``), which keeps the
+    JSON models it has read: the tests build fresh clients for every test (``reset_caches``),
+    and parsing the same DynamoDB, S3 and endpoint models again each time was most of a
+    test's setup. What a client is built from is unchanged: the same loader, the same files
+    (one loader per ``AWS_DATA_PATH``); sessions made with ``botocore.session.Session()``
+    directly, as the loader's own tests do, keep theirs."""
+    import botocore.session
+
+    from binvault.dal import botocore_loader
+
+    real = botocore.session.get_session
+    loaders: dict[str | None, Any] = {}
+
+    def get_session(env_vars: Any = None) -> Any:
+        session = real(env_vars)
+        data_path = session.get_config_variable("data_path")
+        if data_path not in loaders:
+            loaders[data_path] = botocore_loader.loader_for(session)
+        session.register_component("data_loader", loaders[data_path])
+        return session
+
+    botocore.session.get_session = get_session
+    try:
+        yield
+    finally:
+        botocore.session.get_session = real
+
+
+@contextmanager
 def restored_environment() -> Iterator[None]:
     """Put this process's environment, the service's caches and Powertools' metrics buffer
     back as they were (``running`` sets the local stack's environment)."""

@@ -3,6 +3,7 @@ records bucket (dal/blobs.py) the template declares beside them."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,15 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
     }
 
 
+@lru_cache(maxsize=1)
+def _declared_tables() -> dict[str, dict[str, Any]]:
+    """template.yaml's tables, parsed once a process: the tests create them for every test,
+    and parsing the whole template (PyYAML, pure Python) cost more than creating them."""
+    return table_definitions()
+
+
 def create_table(client: Any, logical_id: str, table_name: str) -> None:
-    props = table_definitions()[logical_id]
+    props = _declared_tables()[logical_id]
     kwargs: dict[str, Any] = {
         "TableName": table_name,
         "AttributeDefinitions": props["AttributeDefinitions"],
