@@ -36,6 +36,9 @@ FUNCTIONS = ("ApiFunction", "PurgeFunction")
 # __pycache__/ holds the bytecode of the top-level modules, typing_extensions.py and such.)
 NOT_SHIPPED = {"tests", ".venv", ".aws-sam", "bench", "events", "docs", ".git"}
 REHEARSAL_BUCKET = "binvault-rehearsal-records"
+# Every test here builds or reads build/package (and build/lambda-sdk): under pytest-xdist
+# (make test: --dist loadgroup) they run on one worker, so no two builds race in build/.
+pytestmark = pytest.mark.xdist_group("artifact")
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -52,7 +52,9 @@ from binvault_docs.openapi import MESSAGE_PATTERNS
 from tests.support.stack import Stack as LocalStack
 from tests.support.stack import child_env, local_stack
 
-pytestmark = pytest.mark.integration
+# One worker runs the whole module under pytest-xdist (make test: --dist loadgroup): its
+# module-scoped local stack is started once, not once a worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("fuzz")]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 TABLE = "binvault-fuzz"
