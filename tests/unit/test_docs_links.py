@@ -174,9 +174,7 @@ def test_every_docs_page_is_reachable_from_the_readme() -> None:
 
 def test_every_make_command_shown_is_a_makefile_target() -> None:
     targets = make_targets()
-    shown = {
-        str(path.relative_to(ROOT)): make_commands(code_texts(path.read_text())) - targets for path in documents()
-    }
+    shown = {str(path.relative_to(ROOT)): make_commands(code_texts(path.read_text())) - targets for path in documents()}
     assert {path: unknown for path, unknown in shown.items() if unknown} == {}
 
 
