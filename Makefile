@@ -46,7 +46,7 @@ test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, t
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest $(PARALLEL) --cov --cov-report=term --cov-fail-under=90 tests
 
-check: lint  ## the inner loop: make lint, then the unit and api tests in parallel (about a minute)
+check: lint  ## the inner loop: make lint, then the unit and api tests in parallel (about 3 minutes on 2 cores)
 	$(BIN)/python -m pytest $(PARALLEL) tests/unit tests/api
 
 unit: $(STAMP)  ## unit tests only: no moto, no handler call (seconds)
