@@ -47,6 +47,7 @@ from binvault.exceptions import (
 from binvault.logic.auth import authenticate
 from binvault.models.bins import Credentials, Outcome, SchemaDoc
 from binvault.models.clock import now_iso
+from binvault.models.ids import new_id
 from binvault.models.settings import get_settings
 
 MAX_NAME_CHARS = 32
@@ -256,12 +257,10 @@ def _text(schema: dict[str, Any]) -> str:
 
 
 def create(credentials: Credentials, name: str, schema: dict[str, Any]) -> Outcome:
-    from binvault.logic.bins import new_bin_id
-
     check(schema)
     account_id = master(credentials)
     for _ in range(5):
-        doc = SchemaDoc(new_bin_id(), account_id, name, now_iso(), _text(schema), rev=1)
+        doc = SchemaDoc(new_id(), account_id, name, now_iso(), _text(schema), rev=1)
         try:
             schema_docs.create(doc)
         except StaleWrite:  # an id collision: 64 random bits make this all but impossible
