@@ -363,7 +363,7 @@ class BlankSchemaDoc(BadRequest):
 
 
 class InvalidSchemaDoc(BadRequest):
-    """The body is JSON but not a JSON Schema this API can apply (jsonschema's check_schema)."""
+    """The body is JSON but not a JSON Schema this API can apply (its draft's meta-schema, logic/schema_docs)."""
 
     template = "Schema Doc is not a valid JSON Schema: {reason}"
 
