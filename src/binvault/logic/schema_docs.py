@@ -263,7 +263,7 @@ def _message(error: Any, schema: dict[str, Any]) -> str:
         "anyOf": lambda: "is not valid under any of the given schemas",
         "oneOf": lambda: "is not valid under any of the given schemas",
     }
-    if keyword in simple and (keyword != "oneOf" or error.message.endswith("'oneOf' keyword") and _none_valid(error)):
+    if keyword in simple and (keyword != "oneOf" or _none_valid(error)):
         return f"{_repr(instance)} {simple[keyword]()}"
     if keyword == "additionalProperties" and "unexpected" in detail:
         extras = detail["unexpected"]
