@@ -255,7 +255,7 @@ def _message(error: Any, schema: dict[str, Any]) -> str:
     if keyword in sizes:
         at_edge, edge, beyond = sizes[keyword]
         return f"{_repr(instance)} {at_edge if limit == edge else beyond}"
-    simple = {
+    simple: dict[str, Callable[[], str]] = {
         "pattern": lambda: f"does not match {detail['pattern']!r}",
         "format": lambda: f"is not a {detail['format']!r}",
         "uniqueItems": lambda: "has non-unique elements",
