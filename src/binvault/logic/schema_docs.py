@@ -478,7 +478,7 @@ def create(credentials: Credentials, name: str, schema: dict[str, Any]) -> Outco
     for _ in range(5):
         doc = SchemaDoc(new_id(), account_id, name, now_iso(), _text(schema), rev=1)
         try:
-            schema_docs.create(doc)
+            schema_docs.create(doc, get_settings().max_schema_docs)
         except StaleWrite:  # an id collision: 64 random bits make this all but impossible
             continue
         return Outcome(_body(doc))
