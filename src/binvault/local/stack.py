@@ -208,6 +208,7 @@ class LocalStack:
     data_dir: Path | None = None
     concurrency: int = 0
     replayed: int = 0
+    purges_replayed: int = 0
 
 
 @contextmanager
@@ -259,19 +260,24 @@ def running(
         cleanup.callback(api_socket.close)
         api_port = api_socket.getsockname()[1]
         settings = get_settings()
-        replayed = 0
+        replayed, pending = 0, []
         if objects is not None:
             replayed += objects.load(os.environ["AWS_DEFAULT_REGION"])
         if journal is not None:
-            replayed += journal.replay(app.app)
+            applied = journal.replay(app.app)
+            replayed += applied
             for table in (settings.table_name, settings.idempotency_table_name):
                 moto_fixes.release_stream_records(table, 10**40)  # history, not news for the purge
+            # ...but a purge still pending when the stack stopped is news: asked again below
+            if applied:  # else there is no table yet
+                pending = _pending_purges(app.app, settings.table_name, settings.bucket_name)
             journal.maybe_compact(app.app)
         threading.Thread(target=database.serve_forever, name="dynamodb", daemon=True).start()
         cleanup.callback(database.shutdown)
         _ensure_tables(dynamodb(), settings.table_name, settings.idempotency_table_name)
         demo = _demo_account(data_dir, demo_requests)
         poller = StreamPoller(settings.table_name, settings.endpoint_url, release=True)
+        poller.enqueue(pending)
         polling = threading.Thread(target=poller.run, args=(stop,), kwargs={"wake": wake}, name="stream-poller")
         polling.daemon = True
         polling.start()
@@ -313,7 +319,20 @@ def running(
             data_dir=data_dir,
             concurrency=concurrency,
             replayed=replayed,
+            purges_replayed=len(pending),
         )
+
+
+def _pending_purges(app: Any, table: str, bucket: str) -> list[dict[str, Any]]:
+    """The purges the replayed data still needs (``streams.pending_purges``), read straight
+    from the emulator: one scan of the table, and the records bucket's keys."""
+    from binvault.local.durable import _s3_backend, scan
+    from binvault.local.streams import PURGE_PROJECTION, pending_purges
+
+    region = os.environ["AWS_DEFAULT_REGION"]
+    stored = _s3_backend().buckets.get(bucket)
+    objects = list(stored.keys.keys()) if stored is not None else []
+    return pending_purges(scan(app, table, region, PURGE_PROJECTION), objects)
 
 
 def reset(data_dir: Path | None) -> str:
@@ -344,7 +363,8 @@ def banner(stack: LocalStack) -> str:
     if stack.data_dir is None:
         data = f"in memory only ({DATA_ENV}={MEMORY}): gone when the stack stops"
     else:
-        data = f"{stack.data_dir}  (durable: {stack.replayed} writes replayed; make reset wipes it)"
+        pending = f", {stack.purges_replayed} pending purges run again" if stack.purges_replayed else ""
+        data = f"{stack.data_dir}  (durable: {stack.replayed} writes replayed{pending}; make reset wipes it)"
     workers = (
         f"{stack.concurrency} execution environments, {CONCURRENCY_ENV}"
         if stack.concurrency
