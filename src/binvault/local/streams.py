@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -209,12 +209,15 @@ class StreamPoller:
         interval: float = 0.25,
         wake: threading.Event | None = None,
         idle_interval: float = 5.0,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         """Poll until ``stop``: every ``interval`` while records or retries are pending
         (however many writes there are: the poller shares the emulator's process), backing
-        off to ``idle_interval`` while idle, when a set ``wake`` polls at once."""
+        off to ``idle_interval`` while idle, when a set ``wake`` polls at once. ``on_idle``
+        runs each time the stream is caught up again after records arrived."""
         signal = wake or stop
         delay = interval
+        busy = False
         while not stop.is_set():
             if wake is not None:
                 wake.clear()  # a write from here on wakes the wait below
@@ -224,8 +227,10 @@ class StreamPoller:
             except Exception:  # the poller must outlive a bad round, as Lambda's would
                 log.exception("stream poll failed")
             if self.read > before or self._retries:
-                delay = interval
+                busy, delay = True, interval
                 stop.wait(interval)
             else:
-                delay = min(delay * 2, idle_interval)
+                if busy and on_idle is not None:
+                    on_idle()
+                busy, delay = False, min(delay * 2, idle_interval)
                 signal.wait(delay)
