@@ -219,8 +219,12 @@ def running(
     demo_requests: int = 100_000,
     data_dir: Path | None = None,
     concurrency: int = 0,
+    freeze_gc: bool = False,
 ) -> Iterator[LocalStack]:
     """Start everything; stop everything on exit (also used by the soak and the tests).
+
+    ``freeze_gc``: this process is the stack's own (``make run``), so its objects may be
+    frozen for the collector (``freeze_survivors``); not in a test's process.
 
     ``data_dir`` None keeps the data in memory only; ``concurrency`` 0 runs the handler in
     this process, one event at a time (the soak injects faults into this process's client).
@@ -279,11 +283,12 @@ def running(
         demo = _demo_account(data_dir, demo_requests)
         poller = StreamPoller(settings.table_name, settings.endpoint_url, release=True)
         poller.enqueue(pending)
-        freeze_survivors()  # what the replay built
+        if freeze_gc:
+            freeze_survivors()  # what the replay built
         polling = threading.Thread(
             target=poller.run,
             args=(stop,),
-            kwargs={"wake": wake, "on_idle": freeze_survivors},
+            kwargs={"wake": wake, "on_idle": freeze_survivors if freeze_gc else None},
             name="stream-poller",
         )
         polling.daemon = True
@@ -430,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         port = int(os.environ.get("PORT", "3000"))
         dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "8000"))
         concurrency = concurrency_from_env()
-        with running(port, dynamodb_port, data_dir=data_dir, concurrency=concurrency) as stack:
+        with running(port, dynamodb_port, data_dir=data_dir, concurrency=concurrency, freeze_gc=True) as stack:
             # SIGTERM (a supervisor, a test) stops as cleanly as Ctrl-C; kill -9 loses nothing
             # acknowledged either (the journal is synced before each write is answered).
             signal.signal(signal.SIGTERM, lambda *_: stack.stop.set())
