@@ -2,15 +2,18 @@
 # `make package`: the deployable Lambda artifact for python3.13 on arm64 (template.yaml's
 # Globals), built without Docker, then proven importable.
 #
-#   build/package/   src/binvault + src/requirements.txt installed for manylinux2014_aarch64 / cp313
+#   build/package/   src/binvault + src/requirements.txt installed for manylinux2014/2_28 aarch64 / cp313
 #   build/binvault.zip   the same, zipped reproducibly (sorted entries, fixed timestamps)
 #
 # pip only takes wheels built for the target (--only-binary=:all:), so nothing is compiled
 # for this machine by mistake. The import check runs this machine's Python without
 # site-packages against build/package alone: the pure-Python code the handlers need must
 # import from the artifact (a compiled extension built for aarch64 cannot load here; the
-# ones are wrapt's, which has a pure-Python fallback, and rpds-py's, which jsonschema needs
-# and which is imported only when a schema doc validates a bin: never by this check).
+# ones are wrapt's, which has a pure-Python fallback, and jsonschema-rs's, which is imported
+# only when a schema doc is checked or validates a bin: never by this check).
+#
+# manylinux_2_28 wheels are taken too (jsonschema-rs ships its aarch64 wheel only as that):
+# the python3.13 runtime is Amazon Linux 2023, glibc 2.34.
 #
 # The AWS SDK is not bundled: the python3.13 runtime provides boto3 and botocore (and their
 # urllib3, dateutil, six), and src/requirements.txt relies on that. pip still pulls botocore
@@ -38,9 +41,9 @@ RUNTIME_PROVIDED=(boto3 botocore s3transfer urllib3 dateutil python_dateutil six
 rm -rf "$PACKAGE" "$ZIP"
 mkdir -p "$PACKAGE"
 
-echo "package: installing src/requirements.txt for python3.13 / manylinux2014_aarch64"
+echo "package: installing src/requirements.txt for python3.13 / manylinux2014 or manylinux_2_28 aarch64"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile \
-    --platform manylinux2014_aarch64 --python-version 3.13 --implementation cp --abi cp313 \
+    --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --python-version 3.13 --implementation cp --abi cp313 \
     --only-binary=:all: --no-warn-conflicts --target "$PACKAGE" -r src/requirements.txt
 
 echo "package: leaving out what the Lambda runtime provides: ${RUNTIME_PROVIDED[*]}"

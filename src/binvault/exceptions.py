@@ -322,6 +322,16 @@ class TooManyCollections(BinvaultError):
         super().__init__()
 
 
+class TooManySchemaDocs(BinvaultError):
+    status = 403
+    template = "You can create up to {max_schema_docs} Schema Docs"
+
+    def __init__(self, max_schema_docs: int) -> None:
+        self.max_schema_docs = max_schema_docs
+        self.message = self.template.format(max_schema_docs=max_schema_docs)
+        super().__init__()
+
+
 class InvalidSortOrder(BadRequest):
     message = "X-Sort-Order must be ascending or descending"
 
@@ -363,7 +373,7 @@ class BlankSchemaDoc(BadRequest):
 
 
 class InvalidSchemaDoc(BadRequest):
-    """The body is JSON but not a JSON Schema this API can apply (jsonschema's check_schema)."""
+    """The body is JSON but not a JSON Schema this API can apply (its draft's meta-schema, logic/schema_docs)."""
 
     template = "Schema Doc is not a valid JSON Schema: {reason}"
 

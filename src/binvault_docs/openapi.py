@@ -102,6 +102,7 @@ TEMPLATE_FIELDS: dict[str, tuple[str, str]] = {
     "permission": ("read", r"(create|read|update|delete)"),
     "max_access_keys": ("4", r"[0-9]+"),
     "max_collections": ("10", r"[0-9]+"),
+    "max_schema_docs": ("100", r"[0-9]+"),
     "reason": ("$.type: 'foo' is not valid under any of the given schemas", r".+"),
     "error": ("'username' is a required property", r".+"),
 }

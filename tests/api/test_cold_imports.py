@@ -46,7 +46,7 @@ NOT_IMPORTED = {
         "aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event",
     ),
     "X-JSON-Path's parser (only with the header)": ("jsonpath_ng",),
-    "schema validation": ("jsonschema", "fastjsonschema"),
+    "schema validation": ("jsonschema", "jsonschema_rs", "fastjsonschema"),
     "pydantic (the OpenAPI build only)": ("pydantic",),
     "the X-Ray SDK (tracing is off)": ("aws_xray_sdk", "wrapt"),
     "boto3 (botocore directly)": ("boto3",),

@@ -65,6 +65,13 @@ def test_query_still_reads_all_items() -> None:
     query = inspect.unwrap(Table.query)  # moto's own, patched or not
     assert {"hash_key", "index_name"} <= set(inspect.signature(query).parameters)  # item 3 binds these by name
     assert "all_items()" in inspect.getsource(query)  # the call item 3 narrows
+    # item 3's projected query: moto still copies the results, then projects them (new items)
+    source = inspect.getsource(query)
+    assert source.index("results = copy.deepcopy(results)") < source.index("r.project(projection_expressions)")
+    assert "projection_expressions" in inspect.signature(query).parameters
+    assert "Item(" in inspect.getsource(
+        inspect.unwrap(__import__("moto.dynamodb.models.dynamo_type").dynamodb.models.dynamo_type.Item.project)
+    )
 
 
 def test_models_still_track_their_instances() -> None:
@@ -158,6 +165,30 @@ def test_a_query_reads_its_partition_in_range_key_order(client: Any) -> None:
     )["Items"]
     assert [(i["pk"]["S"], i["sk"]["S"]) for i in forward] == [("p", "1"), ("p", "2"), ("p", "3")]
     assert [i["sk"]["S"] for i in backward] == ["3", "2"]
+
+
+def test_a_projected_query_copies_no_item_and_changes_none(client: Any, monkeypatch: Any) -> None:
+    # item 3: a projected table query answers as before without deep-copying what it read
+    from moto.dynamodb.models.dynamo_type import Item
+
+    for sk in ("1", "2"):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "p"}, "sk": {"S": sk}, "big": {"M": {"a": {"S": "x"}}}})
+    copied: list[Any] = []
+    original = Item.__deepcopy__
+    monkeypatch.setattr(Item, "__deepcopy__", lambda item, memo: copied.append(item) or original(item, memo))
+    query = {"TableName": TABLE, "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}}
+    projected = client.query(**query, ProjectionExpression="pk, sk")["Items"]
+    assert projected == [{"pk": {"S": "p"}, "sk": {"S": sk}} for sk in ("1", "2")]
+    assert copied == []
+    # a filtered one neither; whole items (no projection) are still copied; nothing stored changed
+    filtered = client.query(
+        **{**query, "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {"S": "2"}}},
+        ProjectionExpression="sk",
+        FilterExpression="sk = :s",
+    )["Items"]
+    assert filtered == [{"sk": {"S": "2"}}] and copied == []
+    whole = client.query(**query)["Items"]
+    assert [i["big"] for i in whole] == [{"M": {"a": {"S": "x"}}}] * 2 and len(copied) == 2
 
 
 def test_models_keep_no_instances(client: Any) -> None:

@@ -208,6 +208,7 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
             "X-Schema-Doc-Name must be printable characters",
         ],
         **EVERYWHERE,
+        403: ["You can create up to 100 Schema Docs", QUOTA],
         413: ["Schema Doc size exceeds the limit of 102400 bytes", "Request body too large"],
     },
     ("PUT", "/c/{collectionId}/schemadoc/add"): {

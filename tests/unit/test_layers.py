@@ -52,3 +52,23 @@ def test_an_upward_import_breaks_the_lint(tree: Path, module: str, upward: str) 
     result = lint_imports(tree)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "back"),
+    [
+        # logic/bins imports logic/schema_docs: the other way round closes a cycle (it once did)
+        ("logic/schema_docs.py", "from binvault.logic import bins"),
+        # dal/bins imports dal/records
+        ("dal/records.py", "from binvault.dal import bins"),
+    ],
+)
+def test_a_cycle_inside_one_layer_breaks_the_lint(tree: Path, module: str, back: str) -> None:
+    # Given an import that points sideways, back at a module of the same layer that imports this one
+    path = tree / "src" / "binvault" / module
+    path.write_text(path.read_text() + f"\n{back}  # noqa\n")
+    # Then the layers contract alone would not see it, the acyclic-siblings contract does
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "No cycles are allowed in" in result.stdout
+    assert "Layers point down" in result.stdout and "KEPT" in result.stdout

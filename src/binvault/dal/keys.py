@@ -26,6 +26,8 @@
                counter, raised in the same transaction that puts a collection (dal.collections)
 - schema doc:  pk ``ACCOUNT#<accountId>``, sk ``SCHEMA#<schemaDocId>``: name, createdAt,
                schema (its JSON text), rev, w (stamps)
+- schema docs: pk ``ACCOUNT#<accountId>``, sk ``SCHEMADOCS``: count, the per-account limit's
+               counter (``MAX_SCHEMA_DOCS``), raised in the same transaction that puts a schema doc
 - S3 object:   ``b/<binId>/<recordId>`` in the records bucket (dal/blobs.py): a zlib-compressed
                record whose stored form exceeds ``INLINE_MAX_BYTES``. ``recordId`` is new for
                every write, so a retried or racing write never overwrites an object anything
@@ -57,6 +59,7 @@ UNCATEGORIZED = "uncategorized"
 COLLECTION_PREFIX = "COLL#"
 COLLECTIONS_SK = "COLLECTIONS"
 SCHEMA_DOC_PREFIX = "SCHEMA#"
+SCHEMA_DOCS_SK = "SCHEMADOCS"
 RECORD_PREFIX = "R#"
 BLOB_PREFIX = "b/"
 
@@ -131,6 +134,10 @@ def collections_counter_key(account_id: str) -> Key:
 
 def schema_doc_key(account_id: str, schema_doc_id: str) -> Key:
     return _key(ACCOUNT_PREFIX + account_id, SCHEMA_DOC_PREFIX + schema_doc_id)
+
+
+def schema_docs_counter_key(account_id: str) -> Key:
+    return _key(ACCOUNT_PREFIX + account_id, SCHEMA_DOCS_SK)
 
 
 def record_sk(record_id: str) -> str:

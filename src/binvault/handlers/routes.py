@@ -81,6 +81,7 @@ from binvault.exceptions import (
     Throttled,
     TooManyAccessKeys,
     TooManyCollections,
+    TooManySchemaDocs,
     UnexpectedBody,
     VersionNotFound,
 )
@@ -596,11 +597,20 @@ ROUTES: tuple[Route, ...] = (
         "The schema doc was created; `metadata.id` is its id.",
         description=(
             "The body is a JSON Schema (draft 4, 6, 7, 2019-09 or 2020-12 by its `$schema`; Draft 6 without "
-            "one), at most 102400 bytes. `X-Schema-Doc-Name` (1 to 32 characters) names it."
+            "one), at most 102400 bytes. `X-Schema-Doc-Name` (1 to 32 characters) names it. At most "
+            "MAX_SCHEMA_DOCS (default 100) per account."
         ),
         body="schema",
         headers=("X-Schema-Doc-Name",),
-        errors=(*SCHEMA_DOC_BODY, *SCHEMA_DOC_NAME, *AUTHENTICATED, SchemaDocTooLarge, GatewayPayloadTooLarge),
+        errors=(
+            *SCHEMA_DOC_BODY,
+            *SCHEMA_DOC_NAME,
+            *AUTHENTICATED[:2],
+            TooManySchemaDocs,
+            *AUTHENTICATED[2:],
+            SchemaDocTooLarge,
+            GatewayPayloadTooLarge,
+        ),
         etag=False,
     ),
     Route(

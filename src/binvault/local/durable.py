@@ -252,7 +252,7 @@ class Journal:
             for entry in self._schema:
                 if entry["op"] != "CreateTable":
                     continue
-                for item in self._scan(app, entry["body"]["TableName"], entry["region"]):
+                for item in scan(app, entry["body"]["TableName"], entry["region"]):
                     body = {"TableName": entry["body"]["TableName"], "Item": item}
                     out.write(json.dumps({"op": "PutItem", "region": entry["region"], "body": body}) + "\n")
             out.flush()
@@ -264,22 +264,23 @@ class Journal:
         finally:
             os.close(directory)
 
-    @staticmethod
-    def _scan(app: WsgiApp, table: str, region: str) -> Iterator[dict[str, Any]]:
-        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-        while True:
-            status, payload = call(app, "Scan", request, region)
-            if status != 200:
-                raise RuntimeError(f"snapshot: scanning {table} gave HTTP {status}")
-            page = json.loads(payload)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)
+
+
+def scan(app: WsgiApp, table: str, region: str, extra: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every item of ``table``, straight from the WSGI app (``extra``: a projection, say)."""
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True, **(extra or {})}
+    while True:
+        status, payload = call(app, "Scan", request, region)
+        if status != 200:
+            raise RuntimeError(f"scanning {table} gave HTTP {status}")
+        page = json.loads(payload)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _s3_backend() -> Any:

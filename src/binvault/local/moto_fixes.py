@@ -16,6 +16,11 @@ back exactly as they were.
 3. Query cost. moto's ``Table.query`` builds its candidates from ``all_items()``, which
 sorts every item of the table, before it keeps the one partition asked for: 6.8 ms at
 100 items, 96 ms at 10k. A table query (no index) here reads only the partition's items.
+And it deep-copies every item it returns before applying a ProjectionExpression, which
+builds new items anyway: the purge's key query of a 1000-version bin deep-copied 1000
+whole records (the largest cost of the local stack's purge, and a pile of objects for
+the collector, issue 23). A projected table query skips that copy (a FilterExpression
+only reads the items it keeps).
 
 4. Memory. moto's ``BaseModel`` appends every instance it ever creates to its class's
 ``instances_tracked`` (for its /moto-api data dump): every item version, stream record
@@ -33,7 +38,8 @@ What upstream change would let us drop each item:
 
 1. backend operations taken under one lock (or a per-table lock) in moto's server;
 2. ``transact_write_items`` rolling back the named items instead of deep-copying tables;
-3. ``Table.query`` reading ``self.items[hash_key]`` for a table (non-index) query;
+3. ``Table.query`` reading ``self.items[hash_key]`` for a table (non-index) query, and
+   projecting before it copies;
 4. an option to turn ``instances_tracked`` off (it only feeds the /moto-api dashboard),
    and ``StreamShard`` trimming records older than 24 h, as DynamoDB Streams does.
 """
@@ -166,11 +172,28 @@ def install() -> None:
     _installed = True
 
 
+class _ProjectedCopy(types.SimpleNamespace):
+    """Stands in for the ``copy`` module inside moto's table module: while a projected table
+    query runs (``skip``; serialised by item 1's lock), its copy of the results is a plain
+    list, since its filter only reads them and ``Item.project`` builds new items from them."""
+
+    skip = False
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if _ProjectedCopy.skip and isinstance(value, list):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
 def _partition_queries() -> None:
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import Table
 
     original_query, original_all_items = Table.query, Table.all_items
     signature = inspect.signature(original_query)
+    table_module.copy = _ProjectedCopy()  # type: ignore[assignment,attr-defined]
 
     @functools.wraps(original_query)
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -180,10 +203,12 @@ def _partition_queries() -> None:
             return original_query(self, *args, **kwargs)
         # Serialised with every other backend call (item 1), so the table is ours here.
         self._binvault_partition = self.items.get(hash_key) or {}
+        _ProjectedCopy.skip = bool(bound.get("projection_expressions"))
         try:
             return original_query(self, *args, **kwargs)
         finally:
             del self._binvault_partition
+            _ProjectedCopy.skip = False
 
     @functools.wraps(original_all_items)
     def all_items(self: Any) -> Any:

@@ -4,7 +4,14 @@ and setting aside ("dead-lettering") what still fails after the retries.
 
 Records it has read are released from the emulator (``release=True``; moto keeps every
 record otherwise), and ``run`` sleeps while the stream is idle: it wakes when told a write
-happened (``wake``), or after an interval that doubles while nothing arrives."""
+happened (``wake``), or after an interval that doubles while nothing arrives.
+
+A durable stack replays its journal on start, and the stream records of that replay are
+history, not news (they are released unread). A purge that was pending when the stack
+stopped (killed after a cut-over was acknowledged, before or while its purge ran) would be
+lost with them, and its versions would stay stored, unreadable, forever: ``pending_purges``
+finds such purges in the replayed table itself and ``enqueue`` hands them to the purge
+Lambda as the stream records it would have had."""
 
 from __future__ import annotations
 
@@ -13,9 +20,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from binvault.dal import keys
 from binvault.handlers import purge
 from binvault.local.events import LocalContext
 
@@ -23,6 +32,70 @@ log = logging.getLogger("binvault.local.streams")
 MAX_RETRIES = 10
 BATCH_SIZE = 25
 SHARD_REFRESH_SECONDS = 10.0
+
+
+# What pending_purges reads of each bin item: keys, and the base item's purge attributes.
+PURGE_PROJECTION = {
+    "ProjectionExpression": "pk, sk, #below, #at, #drop",
+    "ExpressionAttributeNames": {"#below": "purgeBelow", "#at": "recordAt", "#drop": "drop"},
+}
+
+
+def pending_purges(items: Iterable[dict[str, Any]], objects: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The purges a table still needs, as the stream records that ask for them.
+
+    ``items`` are the table's items (``PURGE_PROJECTION`` is enough), ``objects`` the records
+    bucket's keys. Only what is really left is asked for, so a clean restart asks nothing:
+    - a base item with ``purgeBelow`` and a version item of an older generation (other than
+      the one ``recordAt`` names): the cut-over's purge (a MODIFY with that image);
+    - a base item whose ``drop`` names an item or object still there: the write's drop;
+    - items or objects of a bin with no base item: the bin delete's purge (a REMOVE).
+    """
+    bins: dict[str, dict[str, Any]] = {}
+    for item in items:
+        pk = item["pk"]["S"]
+        if not pk.startswith(keys.BIN_PREFIX):
+            continue
+        held = bins.setdefault(keys.bin_id_from_pk(pk), {"base": None, "sks": set(), "objects": set()})
+        if item["sk"]["S"] == keys.BIN_SK:
+            held["base"] = item
+        else:
+            held["sks"].add(item["sk"]["S"])
+    for key in objects:
+        bin_id = keys.bin_id_from_blob_key(key)
+        if bin_id is not None:
+            bins.setdefault(bin_id, {"base": None, "sks": set(), "objects": set()})["objects"].add(key)
+    records: list[dict[str, Any]] = []
+    for bin_id, held in sorted(bins.items()):
+        base_key = keys.bin_key(bin_id)
+        base = held["base"]
+        if base is None:
+            records.append(_replayed("REMOVE", base_key, None, len(records)))
+            continue
+        image: dict[str, Any] = {}
+        if "purgeBelow" in base:
+            below, keep = int(base["purgeBelow"]["N"]), base.get("recordAt", {}).get("S")
+            generations = ((keys.generation_of(sk), sk) for sk in held["sks"] if sk != keep)
+            if any(generation is not None and generation < below for generation, _ in generations):
+                image["purgeBelow"] = base["purgeBelow"]
+                if keep is not None:
+                    image["recordAt"] = base["recordAt"]
+        if "drop" in base and set(base["drop"]["S"].split()) & (held["sks"] | held["objects"]):
+            image["drop"] = base["drop"]
+        if image:
+            records.append(_replayed("MODIFY", base_key, image, len(records)))
+    return records
+
+
+def _replayed(event: str, key: dict[str, Any], image: dict[str, Any] | None, number: int) -> dict[str, Any]:
+    change: dict[str, Any] = {
+        "Keys": key,
+        "SequenceNumber": f"restart-{number}",
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if image is not None:
+        change["NewImage"] = {**key, **image}
+    return {"eventID": f"restart-{number}", "eventName": event, "eventSource": "aws:dynamodb", "dynamodb": change}
 
 
 class StreamPoller:
@@ -120,6 +193,10 @@ class StreamPoller:
             release_stream_records(self.table_name, self._last_sequence)
         return len(fresh)
 
+    def enqueue(self, records: list[dict[str, Any]]) -> None:
+        """Deliver these records (``pending_purges``) with the next poll, retried like any."""
+        self._retries.extend((record, 0) for record in records)
+
     def drain(self, max_rounds: int = 50) -> None:
         """Poll until the stream is caught up and no retry is pending (for tests)."""
         for _ in range(max_rounds):
@@ -132,12 +209,15 @@ class StreamPoller:
         interval: float = 0.25,
         wake: threading.Event | None = None,
         idle_interval: float = 5.0,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         """Poll until ``stop``: every ``interval`` while records or retries are pending
         (however many writes there are: the poller shares the emulator's process), backing
-        off to ``idle_interval`` while idle, when a set ``wake`` polls at once."""
+        off to ``idle_interval`` while idle, when a set ``wake`` polls at once. ``on_idle``
+        runs each time the stream is caught up again after records arrived."""
         signal = wake or stop
         delay = interval
+        busy = False
         while not stop.is_set():
             if wake is not None:
                 wake.clear()  # a write from here on wakes the wait below
@@ -147,8 +227,10 @@ class StreamPoller:
             except Exception:  # the poller must outlive a bad round, as Lambda's would
                 log.exception("stream poll failed")
             if self.read > before or self._retries:
-                delay = interval
+                busy, delay = True, interval
                 stop.wait(interval)
             else:
-                delay = min(delay * 2, idle_interval)
+                if busy and on_idle is not None:
+                    on_idle()
+                busy, delay = False, min(delay * 2, idle_interval)
                 signal.wait(delay)

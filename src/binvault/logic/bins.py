@@ -6,7 +6,6 @@ Plain functions: no HTTP, no boto3. Each takes validated input and returns an Ou
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -29,17 +28,13 @@ from binvault.logic.auth import authenticate
 from binvault.logic.idempotency import Companions, no_companions
 from binvault.models.bins import Bin, Charging, Credentials, Outcome, etag_for
 from binvault.models.clock import now_iso
+from binvault.models.ids import new_id as new_bin_id
 from binvault.models.settings import get_settings
 
 T = TypeVar("T")
 Which = Literal["base", "latest"] | int
 # A read of a version re-reads the base when a concurrent cut-over moved it in between.
 READ_ATTEMPTS = 10
-
-
-def new_bin_id() -> str:
-    """24 lowercase hex characters, ObjectId-shaped: a 4-byte timestamp and 8 random bytes."""
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
 
 
 @lru_cache(maxsize=1)

@@ -34,6 +34,7 @@ from binvault.logic import bins
 from binvault.logic.schema_docs import master
 from binvault.models.bins import Collection, Credentials, Listed, Outcome
 from binvault.models.clock import now_iso
+from binvault.models.ids import new_id
 from binvault.models.settings import get_settings
 
 MAX_NAME_CHARS = 32
@@ -93,7 +94,7 @@ def schema_doc_header(value: str | None, required: bool) -> str | None:
 
 def create(credentials: Credentials, name: str) -> Outcome:
     account_id = master(credentials)
-    collection = Collection(bins.new_bin_id(), account_id, name, now_iso(), None, rev=1)
+    collection = Collection(new_id(), account_id, name, now_iso(), None, rev=1)
     collections.create(collection, get_settings().max_collections)
     return Outcome({"record": collection.id, "metadata": {"createdAt": collection.created_at, "name": name}})
 

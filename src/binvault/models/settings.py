@@ -80,6 +80,7 @@ class Settings(NamedTuple):
     quota_lease_seconds: int = 30
     max_access_keys: int = 4
     max_collections: int = 10
+    max_schema_docs: int = 100
     bucket_name: str = ""
     s3_endpoint_url: str | None = None
 
@@ -103,6 +104,7 @@ class Settings(NamedTuple):
             quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
             max_access_keys=_int(env, "MAX_ACCESS_KEYS", 4, 1, 100),
             max_collections=_int(env, "MAX_COLLECTIONS", 10, 1, 1000),
+            max_schema_docs=_int(env, "MAX_SCHEMA_DOCS", 100, 1, 1000),
             # The records bucket (large records, dal/blobs.py); derived like the idempotency table's.
             bucket_name=env.get("BUCKET_NAME", "").strip() or f"{_required(env, 'TABLE_NAME').lower()}-records",
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3", "").strip() or None,
