@@ -31,8 +31,12 @@ def a_source_account() -> FakeAccount:
     people = account.add_collection("people", schema=SCHEMA, schema_name="Person")
     account.add_collection("empty")
     for n in range(12):  # more than a page of 10
-        account.add_bin({"name": f"p{n}"}, versions=[{"name": f"p{n}", "v": v} for v in range(1, n % 4 + 1)],
-                        name=f"person {n}", collection_id=people)
+        account.add_bin(
+            {"name": f"p{n}"},
+            versions=[{"name": f"p{n}", "v": v} for v in range(1, n % 4 + 1)],
+            name=f"person {n}",
+            collection_id=people,
+        )
     account.add_bin({"public": True}, private=False)
     account.add_bin([1, 2, 3], versions=[[4], [5]], name="numbers")
     account.add_access_key("reader", {"create": False, "read": True, "update": False, "delete": False})
@@ -46,7 +50,9 @@ def source() -> Iterator[FakeJsonBin]:
         yield server
 
 
-def run_import(capsys: pytest.CaptureFixture[str], server: FakeJsonBin, state: Path, *extra: str) -> tuple[int, Any, str]:
+def run_import(
+    capsys: pytest.CaptureFixture[str], server: FakeJsonBin, state: Path, *extra: str
+) -> tuple[int, Any, str]:
     code = admin.main(
         ["--table", TABLE, "import-jsonbin", "--source-url", server.url, "--state-file", str(state), *extra]
     )
@@ -74,8 +80,9 @@ def assert_same_account(server: FakeJsonBin, api: Api) -> None:
         assert listed[collection_id]["collectionMeta"]["name"] == collection["name"]
         assert listed[collection_id]["schemaDocId"] == collection["schemaDocId"]
         bins = api("GET", f"/c/{collection_id}/bins", headers={"X-Sort-Order": "ascending"}).body
-        expected = sorted((b for b in server.account.bins.values() if b.collection_id == collection_id),
-                          key=lambda b: b.created_at)[:10]
+        expected = sorted(
+            (b for b in server.account.bins.values() if b.collection_id == collection_id), key=lambda b: b.created_at
+        )[:10]
         assert [b["record"] for b in bins] == [b.id for b in expected]
 
 
@@ -112,7 +119,9 @@ def test_a_whole_account_arrives_and_works_with_the_source_keys(
     some_bin = next(iter(bins)).id
     assert Api()("GET", f"/b/{some_bin}", headers={"X-Access-Key": reader["accessKey"]}).status == 200
     assert Api()("PUT", f"/b/{some_bin}", headers={"X-Access-Key": reader["accessKey"]}, body={"x": 1}).status == 403
-    assert Api()("PUT", f"/b/{some_bin}", headers={"X-Access-Key": writer["accessKey"]}, body={"name": "x"}).status == 200
+    assert (
+        Api()("PUT", f"/b/{some_bin}", headers={"X-Access-Key": writer["accessKey"]}, body={"name": "x"}).status == 200
+    )
     listed = {k["accessKeyId"]: k["metadata"]["name"] for k in api("GET", "/a").body}
     assert listed == {reader["accessKeyId"]: "reader", writer["accessKeyId"]: "writer"}
     # keys are stored only as hashes
@@ -160,7 +169,11 @@ class Killed(BaseException):
 
 
 def test_an_import_killed_at_random_points_resumes_complete_without_duplicates(
-    ddb: Any, capsys: pytest.CaptureFixture[str], source: FakeJsonBin, tmp_path: Path, account: Account,
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    source: FakeJsonBin,
+    tmp_path: Path,
+    account: Account,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from binvault.dal import imports
@@ -175,6 +188,7 @@ def test_an_import_killed_at_random_points_resumes_complete_without_duplicates(
             if calls["n"] == calls["die_at"]:
                 raise Killed()
             return originals[name](*args, **kwargs)
+
         return call
 
     for name in originals:
@@ -249,7 +263,11 @@ def test_a_source_that_keeps_failing_stops_cleanly(
 
 
 def test_oversized_collided_and_refused_bins_are_listed_not_lost_not_overwritten(
-    ddb: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, account: Account, other_account: Account,
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    account: Account,
+    other_account: Account,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MAX_BIN_BYTES", "2000")
@@ -288,7 +306,13 @@ def test_a_1mb_record_and_a_bin_of_1000_versions_come_across(
     many = fake.add_bin({"v": 0}, versions=[{"v": n} for n in range(1, 1001)])
     with fake_jsonbin(fake) as server:
         code, summary, _ = run_import(
-            capsys, server, tmp_path / "state", "--source-master-key", fake.master_key, "--account", account.id,
+            capsys,
+            server,
+            tmp_path / "state",
+            "--source-master-key",
+            fake.master_key,
+            "--account",
+            account.id,
             "--verify",
         )
         assert code == 0, summary
@@ -312,8 +336,9 @@ def test_a_dry_run_reads_only_the_listings_and_estimates_the_cost(
     assert summary["sourceRequests"] == 5 and summary["bins"] == 14
     assert table_items(ddb) == []  # nothing written, no account created
     versions = sum(len(b.versions) for b in source.account.bins.values())
-    code, exact, _ = run_import(capsys, source, tmp_path / "state", *key, "--create-account", "--dry-run",
-                                "--count-versions")
+    code, exact, _ = run_import(
+        capsys, source, tmp_path / "state", *key, "--create-account", "--dry-run", "--count-versions"
+    )
     assert exact["versions"] == versions and exact["estimate"]["exact"]
     requests = source.requests
     code, summary, _ = run_import(capsys, source, tmp_path / "state", *key, "--create-account", "--requests", "5")
@@ -329,8 +354,15 @@ def test_keys_already_held_elsewhere_are_refused(
     fake.add_bin({"a": 1})
     with fake_jsonbin(fake) as server:
         code, _, err = run_import(
-            capsys, server, tmp_path / "state", "--source-master-key", account.key, "--create-account",
-            "--requests", "5", "--keep-master-key",
+            capsys,
+            server,
+            tmp_path / "state",
+            "--source-master-key",
+            account.key,
+            "--create-account",
+            "--requests",
+            "5",
+            "--keep-master-key",
         )
     assert code == 1 and "another account" in err
     other = make_account()
@@ -341,7 +373,19 @@ def test_no_key_is_a_usage_error(
     ddb: Any, capsys: pytest.CaptureFixture[str], source: FakeJsonBin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("JSONBIN_MASTER_KEY", raising=False)
-    code = admin.main(["--table", TABLE, "import-jsonbin", "--source-url", source.url, "--create-account",
-                       "--requests", "5", "--state-file", str(tmp_path / "s")])
+    code = admin.main(
+        [
+            "--table",
+            TABLE,
+            "import-jsonbin",
+            "--source-url",
+            source.url,
+            "--create-account",
+            "--requests",
+            "5",
+            "--state-file",
+            str(tmp_path / "s"),
+        ]
+    )
     assert code == 2 and "JSONBIN_MASTER_KEY" in capsys.readouterr().err
     assert source.requests == 0

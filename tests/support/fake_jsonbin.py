@@ -148,7 +148,12 @@ class FakeJsonBin:
         account = self.account
         if parts == ["c"]:
             return 200, [
-                {"record": cid, "collectionMeta": {"name": c["name"]}, "schemaDocId": c["schemaDocId"], "createdAt": c["createdAt"]}
+                {
+                    "record": cid,
+                    "collectionMeta": {"name": c["name"]},
+                    "schemaDocId": c["schemaDocId"],
+                    "createdAt": c["createdAt"],
+                }
                 for cid, c in account.collections.items()
             ]
         if len(parts) in (3, 4) and parts[0] == "c" and parts[2] == "bins":
@@ -162,7 +167,10 @@ class FakeJsonBin:
             doc = account.schema_docs.get(parts[1])
             if doc is None:
                 return 404, {"message": "Schema Doc not found"}
-            return 200, {"record": doc["schema"], "metadata": {"id": parts[1], "createdAt": doc["createdAt"], "name": doc["name"]}}
+            return 200, {
+                "record": doc["schema"],
+                "metadata": {"id": parts[1], "createdAt": doc["createdAt"], "name": doc["name"]},
+            }
         if parts and parts[0] == "b" and len(parts) in (2, 3, 4):
             return self._bin(parts[1:])
         return 404, {"message": "Route not found"}

@@ -192,7 +192,9 @@ class Importer:
             if doc_id is not None:
                 doc = self.source.get(f"/s/{doc_id}")
                 meta = doc.get("metadata", {})
-                if copying.copy_schema_doc(account_id, doc_id, meta.get("name", ""), meta.get("createdAt", ""), doc["record"]):
+                if copying.copy_schema_doc(
+                    account_id, doc_id, meta.get("name", ""), meta.get("createdAt", ""), doc["record"]
+                ):
                     self.summary["schemaDocs"] += 1
             name = (entry.get("collectionMeta") or {}).get("name", "")
             if copying.copy_collection(account_id, collection_id, name, entry.get("createdAt", ""), doc_id):
@@ -331,7 +333,9 @@ class Importer:
 def run(args: argparse.Namespace) -> int:
     key = args.source_master_key or os.environ.get(KEY_ENV)
     if not key:
-        print(json.dumps({"error": f"no source master key: pass --source-master-key or set {KEY_ENV}"}), file=sys.stderr)
+        print(
+            json.dumps({"error": f"no source master key: pass --source-master-key or set {KEY_ENV}"}), file=sys.stderr
+        )
         return 2
     if not args.dry_run and not args.account and args.requests is None:
         print(json.dumps({"error": "--create-account needs --requests N"}), file=sys.stderr)
@@ -389,6 +393,8 @@ def register(commands: Any) -> None:
         "--count-versions", action="store_true", help="with --dry-run: one more request a bin, for an exact estimate"
     )
     parser.add_argument("--verify", action="store_true", help="re-read every copied version on the target, compare")
-    parser.add_argument("--requests-per-minute", type=int, default=None, help="pace the source calls (default: no pacing)")
+    parser.add_argument(
+        "--requests-per-minute", type=int, default=None, help="pace the source calls (default: no pacing)"
+    )
     parser.add_argument("--state-file", help="where progress is kept (default: .binvault-import-<hash of URL>.jsonl)")
     parser.set_defaults(run=run)

@@ -38,6 +38,8 @@ class SourceRefused(Exception):
 
 class Source:
     def __init__(self, url: str, master_key: str, requests_per_minute: int | None = None) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"the source URL must be http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self._key = master_key
         self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
@@ -53,7 +55,7 @@ class Source:
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         """GET ``path`` (below the v3 root) and return its JSON."""
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
             self.url + path, headers={"X-Master-Key": self._key, "User-Agent": "binvault-import", **(headers or {})}
         )
         for attempt in range(ATTEMPTS):
@@ -61,7 +63,7 @@ class Source:
             self.requests += 1
             retry_after: float | None = None
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310 (operator's URL)
+                with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310 (the scheme is checked in __init__)
                     return json.loads(answer.read())
             except urllib.error.HTTPError as error:
                 status, message = error.code, _message(error)

@@ -254,7 +254,9 @@ def copy_schema_doc(account_id: str, doc_id: str, name: str, created_at: str, sc
         return True
     if (found.name, json.loads(found.schema)) == (name, schema):
         return False
-    schema_docs.update(found, text if json.loads(found.schema) != schema else None, name if found.name != name else None)
+    schema_docs.update(
+        found, text if json.loads(found.schema) != schema else None, name if found.name != name else None
+    )
     return True
 
 
