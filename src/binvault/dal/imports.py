@@ -22,10 +22,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from binvault.dal import bins, keys, listing, records
-from binvault.dal.client import call_or_unavailable, dynamodb, table
+from binvault.dal import bins, keys, listing, records, schema_docs
+from binvault.dal.client import call_or_unavailable, dynamodb, get_item, table
 from binvault.exceptions import ServiceUnavailable
-from binvault.models.bins import Bin, Listed, StoredRecord, Version
+from binvault.models.bins import PERMISSIONS, Bin, Listed, SchemaDoc, StoredRecord, Version
 
 BATCH = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8
@@ -112,4 +112,44 @@ def versions(base: Bin, first: int = 1) -> Iterator[Version]:
             )
         if "LastEvaluatedKey" not in page:
             return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def access_key_hashes(account_id: str) -> list[dict[str, Any]]:
+    """The account's access keys with their hashes (the export's ``keys.json``; never a key),
+    oldest first."""
+    item = get_item(keys.account_key(account_id)) or {}
+    found = []
+    for key_id, entry in item.get("accessKeys", {}).get("M", {}).items():
+        fields = entry["M"]
+        found.append(
+            {
+                "id": key_id,
+                "hash": fields["hash"]["S"],
+                "name": fields["name"]["S"],
+                "permissions": [p for p in PERMISSIONS if fields["permissions"]["M"][p]["BOOL"]],
+                "createdAt": fields["createdAt"]["S"],
+                "last4": fields["last4"]["S"],
+            }
+        )
+    return sorted(found, key=lambda k: (k["createdAt"], k["id"]))
+
+
+def schema_docs_of(account_id: str) -> list[SchemaDoc]:
+    """The account's schema docs, oldest first (one Query of its partition's SCHEMA# items)."""
+    found: list[SchemaDoc] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": keys.ACCOUNT_PREFIX + account_id},
+            ":prefix": {"S": keys.SCHEMA_DOC_PREFIX},
+        },
+        "ConsistentRead": True,
+    }
+    while True:
+        page = call_or_unavailable(dynamodb().query, **kwargs)
+        found.extend(schema_docs.from_item(item) for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return sorted(found, key=lambda d: (d.created_at, d.id))
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
