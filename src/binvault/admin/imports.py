@@ -47,6 +47,7 @@ from binvault.models.settings import get_settings
 KEY_ENV = "JSONBIN_MASTER_KEY"
 _ID = re.compile(r"[0-9a-f]{24}")
 PAGE = 10
+MASKED = "the source masks the key's secret (a binvault source: carry keys with export / import-backup)"
 
 
 class State:
@@ -207,9 +208,9 @@ class Importer:
         for entry in listed if isinstance(listed, list) else []:
             secret, key_id = entry.get("accessKey") or "", entry.get("accessKeyId") or ""
             if not secret or "*" in secret:
-                self.summary.setdefault("accessKeysNotCopied", []).append(
-                    {"accessKeyId": key_id, "reason": "the source masks the key's secret (from binvault: use export)"}
-                )
+                # A binvault source masks its keys (it stores only hashes): said, not an error
+                # (``binvault-admin export`` / ``import-backup`` carry them across).
+                self.summary.setdefault("accessKeysNotCopied", []).append({"accessKeyId": key_id, "reason": MASKED})
                 continue
             if not _ID.fullmatch(key_id):  # keep a foreign id's key, under an id of its own
                 key_id = hashlib.sha256(secret.encode()).hexdigest()[:24]
@@ -295,8 +296,8 @@ class Importer:
             self.progress.bins += 1
             self.progress.show()
         self.state.write(complete=True)
-        not_copied = self.summary["bins"]["failed"] or self.summary.get("accessKeysNotCopied")
-        return 1 if not_copied else 0
+        refused = [k for k in self.summary.get("accessKeysNotCopied", []) if k["reason"] != MASKED]
+        return 1 if self.summary["bins"]["failed"] or refused else 0
 
     def dry_run(self) -> int:
         """Read only the listings (and with --count-versions each bin's count): what an
