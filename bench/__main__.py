@@ -14,7 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delete_versions, leases, listing, load, plots, report, round_trips, storage, throughput
+from bench import (
+    cold_start,
+    delete_versions,
+    imports,
+    leases,
+    listing,
+    load,
+    plots,
+    report,
+    round_trips,
+    storage,
+    throughput,
+)
 from bench.common import RESULTS, bench_stack, load_average, machine_info, write_json
 
 
@@ -40,6 +52,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "quota_leases", lambda: leases.run(quick))
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
+    _phase(results, "imports", lambda: imports.run(quick))  # its own child processes
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
         with bench_stack(Path(scratch)) as stack:
             _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
@@ -61,6 +74,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     (out / "listing.md").write_text(listing.markdown(results["listing"]))
     write_json(out / "cold_start.json", results["cold_start"])
     (out / "cold_start.md").write_text(cold_start.markdown(results["cold_start"]))
+    write_json(out / "imports.json", results["imports"])
+    (out / "imports.md").write_text(imports.markdown(results["imports"]))
     write_json(out / "results.json", results)
     (out / "SUMMARY.md").write_text(report.summary(results))
     return results
@@ -82,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(leases.markdown(results["quota_leases"]))
     print(listing.markdown(results["listing"]))
     print(throughput.markdown(results["throughput"]))
+    print(imports.markdown(results["imports"]))
     print(
         f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "
         f"(SUMMARY.md, results.json, round_trips.md, *.png); total {results['total_seconds']} s"
