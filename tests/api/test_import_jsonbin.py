@@ -389,3 +389,52 @@ def test_no_key_is_a_usage_error(
     )
     assert code == 2 and "JSONBIN_MASTER_KEY" in capsys.readouterr().err
     assert source.requests == 0
+
+
+def test_requests_per_minute_spaces_the_source_calls(
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    source: FakeJsonBin,
+    tmp_path: Path,
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pacing on a fake clock (the test asserts the waits asked for, never wall time)."""
+    clock = {"now": 1000.0}
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(source_client.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(source_client.time, "sleep", sleep)
+    code, summary, _ = run_import(
+        capsys,
+        source,
+        tmp_path / "state",
+        "--source-master-key",
+        source.account.master_key,
+        "--account",
+        account.id,
+        "--requests-per-minute",
+        "120",
+    )
+    assert code == 0
+    # every call after the first waited for its half-second slot: N calls take (N - 1) / 2 s
+    assert len(waits) == summary["sourceRequests"] - 1
+    assert sum(waits) == pytest.approx((summary["sourceRequests"] - 1) * 0.5)
+
+
+def test_a_bad_source_url_or_account_is_a_clean_error(
+    ddb: Any, capsys: pytest.CaptureFixture[str], source: FakeJsonBin, tmp_path: Path, account: Account
+) -> None:
+    key = ("--source-master-key", source.account.master_key, "--state-file", str(tmp_path / "s"))
+    assert (
+        admin.main(["--table", TABLE, "import-jsonbin", "--source-url", "file:///etc", *key, "--account", account.id])
+        == 1
+    )
+    assert "http" in capsys.readouterr().err
+    assert admin.main(["--table", TABLE, "import-jsonbin", "--source-url", source.url, *key, "--account", "nope"]) == 1
+    assert "account not found" in capsys.readouterr().err
+    assert source.requests == 0
