@@ -438,3 +438,25 @@ def test_a_bad_source_url_or_account_is_a_clean_error(
     assert admin.main(["--table", TABLE, "import-jsonbin", "--source-url", source.url, *key, "--account", "nope"]) == 1
     assert "account not found" in capsys.readouterr().err
     assert source.requests == 0
+
+
+def test_a_long_bin_stopped_midway_resumes_where_it_stopped(
+    ddb: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, account: Account
+) -> None:
+    fake = FakeAccount()
+    long = fake.add_bin({"v": 0}, versions=[{"v": n} for n in range(1, 301)])
+    # /c, /a, one page, /latest, the base, then versions 1..130: the quota ends in version 131
+    with fake_jsonbin(fake, budget=5 + 130) as server:
+        args = ("--source-master-key", fake.master_key, "--account", account.id, "--verify")
+        code, summary, _ = run_import(capsys, server, tmp_path / "state", *args)
+        assert code == 3
+        assert Api(account.key)("GET", f"/b/{long.id}").status == 404  # not readable until whole
+        server.budget = None
+        before = server.requests
+        code, summary, _ = run_import(capsys, server, tmp_path / "state", *args)
+        assert code == 0 and summary["bins"]["copied"] == 1 and summary["verified"] == 301
+        # 125 versions (five batches of 25) were stored: this run read versions 126..299 and the rest
+        assert server.requests - before == 5 + (299 - 125)
+    api = Api(account.key)
+    assert api("GET", f"/b/{long.id}/versions/count").body["metadata"]["versionCount"] == 300
+    assert [api("GET", f"/b/{long.id}/{n}").body["record"]["v"] for n in (1, 125, 126, 300)] == [1, 125, 126, 300]

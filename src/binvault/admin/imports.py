@@ -47,6 +47,7 @@ from binvault.models.settings import get_settings
 KEY_ENV = "JSONBIN_MASTER_KEY"
 _ID = re.compile(r"[0-9a-f]{24}")
 PAGE = 10
+BATCH = 25  # versions stored at a time (dal.imports.BATCH): a stopped copy resumes from there
 MASKED = "the source masks the key's secret (a binvault source: carry keys with export / import-backup)"
 
 
@@ -60,6 +61,7 @@ class State:
         self.account_id: str | None = None
         self.passes = 0
         self.done: set[str] = set()
+        self.partial: dict[str, dict[str, Any]] = {}  # bins stopped midway: versions stored so far
         self.complete = False
         if path.exists():
             for line in path.read_text().splitlines():
@@ -69,11 +71,26 @@ class State:
                     continue  # a line cut by a crash
                 self.account_id = entry.get("accountId", self.account_id)
                 if "pass" in entry:
-                    self.passes, self.done, self.complete = entry["pass"], set(), False
+                    self.passes, self.done, self.complete, self.partial = entry["pass"], set(), False, {}
                 elif "bin" in entry:
                     self.done.add(entry["bin"])
+                    self.partial.pop(entry["bin"], None)
+                elif "partial" in entry:
+                    self._note_partial(entry)
                 elif entry.get("complete"):
                     self.complete = True
+
+    def _note_partial(self, entry: dict[str, Any]) -> None:
+        """``{"partial": binId, "generation", "targetRev", "latest", "written", "digests"}``: one
+        more batch of a bin's versions stored (``digests``: just that batch's)."""
+        where = (entry["generation"], entry["targetRev"], entry["latest"])
+        known = self.partial.get(entry["partial"])
+        if known is None or known["where"] != where:
+            known = self.partial[entry["partial"]] = {"where": where, "digests": []}
+        del known["digests"][entry["written"] - len(entry["digests"]) :]  # a resumed copy restarts there
+        known["digests"].extend(tuple(d) for d in entry["digests"])
+        if len(known["digests"]) != entry["written"]:
+            del self.partial[entry["partial"]]  # a line lost in between: start that bin again
 
     def write(self, **entry: Any) -> None:
         with self.path.open("a") as file:
@@ -84,6 +101,7 @@ class State:
         if self.complete or self.passes == 0:
             self.passes += 1
             self.done = set()
+            self.partial = {}
             self.complete = False
             self.write(**{"pass": self.passes})
 
@@ -259,7 +277,16 @@ class Importer:
             image = copying.BinImage(
                 bin_id, summary.private, summary.name, summary.created_at, summary.collection_id, base["record"], count
             )
-            digests = copying.copy_bin(account_id, image, self._versions(bin_id, count, latest), self.max_bin_bytes)
+            resume = self._resume(bin_id, summary)
+            first = resume.written + 1 if resume is not None else 1
+            digests = copying.copy_bin(
+                account_id,
+                image,
+                self._versions(bin_id, count, latest, first),
+                self.max_bin_bytes,
+                resume,
+                lambda stopped: self._stopped(bin_id, summary, stopped),
+            )
         except SourceRefused as error:
             self.fail(bin_id, f"the source refused it: {error.status} {error.message}")
             return
@@ -277,8 +304,34 @@ class Importer:
         self.summary["versions"] += count
         self.state.write(bin=bin_id)
 
-    def _versions(self, bin_id: str, count: int, latest: dict[str, Any]) -> Iterator[copying.VersionImage]:
-        for number in range(1, count + 1):
+    def _resume(self, bin_id: str, summary: copying.Latest) -> copying.Resume | None:
+        """Where a copy of this bin that stopped midway (the source's quota, a crash) stands,
+        when the source's bin and the target's are both as they were then."""
+        known = self.state.partial.get(bin_id)
+        if known is None:
+            return None
+        generation, rev, latest = known["where"]
+        if latest != [summary.version_count, summary.latest_created_at, summary.latest_digest]:
+            return None
+        if rev != copying.target_rev(bin_id):
+            return None
+        written = min(len(known["digests"]), summary.version_count - 1)  # the latest is stored again
+        return copying.Resume(generation, written, known["digests"][:written], rev)
+
+    def _stopped(self, bin_id: str, summary: copying.Latest, where: copying.Resume) -> None:
+        self.state.write(
+            partial=bin_id,
+            generation=where.generation,
+            targetRev=where.target_rev,
+            latest=[summary.version_count, summary.latest_created_at, summary.latest_digest],
+            written=where.written,
+            digests=where.digests[-BATCH:],
+        )
+
+    def _versions(
+        self, bin_id: str, count: int, latest: dict[str, Any], first: int = 1
+    ) -> Iterator[copying.VersionImage]:
+        for number in range(first, count + 1):
             answer = latest if number == count else self.source.get(f"/b/{bin_id}/{number}")
             self.progress.versions += 1
             self.progress.show()

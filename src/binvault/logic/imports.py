@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from binvault.dal import access_keys, accounts, bins, collections, imports, records, schema_docs
@@ -123,19 +123,50 @@ def _stored(record: Any, bin_id: str, max_bin_bytes: int, what: str) -> StoredRe
     return records.store(record, bin_id)
 
 
+class Resume(NamedTuple):
+    """Where a copy of a bin that stopped midway stands: versions ``1..written`` are stored
+    in ``generation`` (not readable yet), with their digests, while the target's bin was at
+    ``target_rev`` (None: absent)."""
+
+    generation: int
+    written: int
+    digests: list[tuple[int, str]]
+    target_rev: int | None
+
+
+Progress = Callable[[Resume], None]
+
+
+def target_rev(bin_id: str) -> int | None:
+    found = bins.get_bin(bin_id)
+    return found.rev if found is not None else None
+
+
 def copy_bin(
-    account_id: str, image: BinImage, versions: Iterable[VersionImage], max_bin_bytes: int
+    account_id: str,
+    image: BinImage,
+    versions: Iterable[VersionImage],
+    max_bin_bytes: int,
+    resume: Resume | None = None,
+    progress: Progress | None = None,
 ) -> list[tuple[int, str]]:
     """Write the bin and all its versions, then cut it over; returns each version's
-    ``(number, digest)`` (0 = the base record) for ``verify``."""
+    ``(number, digest)`` (0 = the base record) for ``verify``.
+
+    With ``resume`` (a copy stopped after storing versions ``1..resume.written``, and the
+    target's bin unchanged since), ``versions`` starts at ``written + 1``; ``progress`` is told
+    after each batch of versions is stored, so that a stopped copy can be resumed."""
     target = bins.get_bin(image.id)
     if target is not None and target.owner != account_id:
         raise IdHeld("the id is held by another account on the target")
     generation = 0 if target is None else target.generation + 1
-    digests = [(0, digest(image.record))]
+    rev = target.rev if target is not None else None
+    if resume is not None and (resume.target_rev, resume.generation) != (rev, generation):
+        raise CopyFailed("the bin changed on the target since the copy stopped; run the import again")
+    digests = [(0, digest(image.record)), *(resume.digests if resume is not None else [])]
     batch: list[tuple[int, str, StoredRecord]] = []
     latest_blob: str | None = None
-    count = 0
+    count = resume.written if resume is not None else 0
     for version in versions:
         count += 1
         if version.number != count:
@@ -147,9 +178,13 @@ def copy_bin(
         if len(batch) == imports.BATCH:
             imports.put_versions(image.id, generation, batch)
             batch = []
+            if progress is not None:
+                progress(Resume(generation, count, digests[1:], rev))
     imports.put_versions(image.id, generation, batch)
     if count != image.version_count:
         raise CopyFailed(f"the source gave {count} versions of {image.version_count}")
+    if resume is not None and count == resume.written:
+        raise CopyFailed("a resumed copy must store the latest version again")  # its blob is the base's latestBlob
     new = Bin(
         id=image.id,
         owner=account_id,
