@@ -159,6 +159,12 @@ def test_a_bin_changed_on_the_source_is_reimported_whole(
     assert api("GET", f"/b/{changed.id}/latest").body["record"] == {"rewritten": 1}
     assert api("GET", f"/b/{changed.id}/3").status == 404
     assert api("GET", f"/b/{changed.id}").body["metadata"]["name"] == "renamed"
+    # a non-versioned update on the source (the latest record replaced in place, same count)
+    in_place = next(b for b in source.account.bins.values() if not b.versions)
+    in_place.record = {"replaced": True}
+    code, summary, _ = run_import(capsys, source, tmp_path / "state", *args)
+    assert code == 0 and summary["bins"] == {"copied": 1, "skipped": 13, "failed": 0}
+    assert api("GET", f"/b/{in_place.id}").body["record"] == {"replaced": True}
     purge.drain()  # the old generation goes as after a delete-versions
     versions = [i for i in table_items(ddb) if i["pk"]["S"] == f"BIN#{changed.id}" and i["sk"]["S"].startswith("V#")]
     assert len(versions) == 2
