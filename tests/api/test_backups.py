@@ -169,3 +169,40 @@ def test_export_memory_does_not_grow_with_the_account(ddb: Any, account: Account
     second = api.create(record).body["metadata"]["id"]
     large = peak(180, second)
     assert large < small * 3
+
+
+class Killed(BaseException):
+    """The process dies here (not an error any handler catches)."""
+
+
+def test_a_restore_killed_midway_resumes_to_the_same_content(
+    ddb: Any,
+    capsys: pytest.CaptureFixture[str],
+    account: Account,
+    api: Api,
+    empty_stack: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from binvault.dal import imports
+
+    an_account(api)
+    code, exported = cli(capsys, TABLE, "export", account.id, "--out", str(tmp_path / "a.zip"))
+    switch_to(empty_stack, monkeypatch)
+    calls = {"n": 0}
+    original = imports.put_versions
+
+    def dying(*args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] in (2, 4):  # in the second bin, then in the third
+            raise Killed()
+        original(*args)
+
+    monkeypatch.setattr(imports, "put_versions", dying)
+    for _ in range(2):
+        with pytest.raises(Killed):
+            cli(capsys, empty_stack, "import-backup", str(tmp_path / "a.zip"))
+    code, restored = cli(capsys, empty_stack, "import-backup", str(tmp_path / "a.zip"), "--verify")
+    assert code == 0 and restored["bins"]["skipped"] == 2 and restored["bins"]["copied"] == 1
+    code, again = cli(capsys, empty_stack, "export", account.id, "--out", str(tmp_path / "b.zip"))
+    assert again["contentChecksum"] == exported["contentChecksum"]
