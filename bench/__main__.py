@@ -17,6 +17,7 @@ from typing import Any
 from bench import (
     cold_start,
     delete_versions,
+    imports,
     leases,
     listing,
     load,
@@ -53,6 +54,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "validation", lambda: validation.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
+    _phase(results, "imports", lambda: imports.run(quick))  # its own child processes
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
         with bench_stack(Path(scratch)) as stack:
             _phase(results, "delete_versions", lambda: delete_versions.run(stack, quick))
@@ -76,6 +78,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     (out / "validation.md").write_text(validation.markdown(results["validation"]))
     write_json(out / "cold_start.json", results["cold_start"])
     (out / "cold_start.md").write_text(cold_start.markdown(results["cold_start"]))
+    write_json(out / "imports.json", results["imports"])
+    (out / "imports.md").write_text(imports.markdown(results["imports"]))
     write_json(out / "results.json", results)
     (out / "SUMMARY.md").write_text(report.summary(results))
     return results
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(leases.markdown(results["quota_leases"]))
     print(listing.markdown(results["listing"]))
     print(throughput.markdown(results["throughput"]))
+    print(imports.markdown(results["imports"]))
     print(
         f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "
         f"(SUMMARY.md, results.json, round_trips.md, *.png); total {results['total_seconds']} s"

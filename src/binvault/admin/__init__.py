@@ -9,13 +9,16 @@
     binvault-admin purge BIN_ID [BIN_ID ...]      re-drive a dead-lettered purge
     binvault-admin backfill-listing               list bins stored before listings existed
     binvault-admin sweep-orphans [--grace-seconds N]   delete S3 objects no item points to
+    binvault-admin import-jsonbin --source-url URL ...  copy a whole JSONBin account (admin/imports.py)
+    binvault-admin export ACCOUNT_ID --out FILE     one account in one zip (admin/backups.py)
+    binvault-admin import-backup FILE [--account ID]   restore an export, exactly
 
 A new master key is printed exactly once, when it is created; only its SHA-256 is stored.
 The table comes from --table or TABLE_NAME, the endpoint from --endpoint-url or
 AWS_ENDPOINT_URL_DYNAMODB (unset: AWS DynamoDB in the configured region); the records
 bucket from BUCKET_NAME (default ``<table>-records``) and AWS_ENDPOINT_URL_S3.
 
-One module a command group (``accounts``, ``maintenance``), each with a ``register`` that
+One module a command group (``accounts``, ``maintenance``, ``imports``, ``backups``), each with a ``register`` that
 adds its sub-commands; a command's ``run(args)`` returns the JSON to print (a list: one line
 an item) or, when it prints its own output (long work that streams), the exit status.
 """
@@ -29,7 +32,7 @@ import sys
 from typing import Any
 
 from binvault.admin import accounts as account_commands
-from binvault.admin import maintenance
+from binvault.admin import backups, imports, maintenance
 from binvault.admin.accounts import create_account, rotate_key, set_quota, show_account
 from binvault.dal import accounts
 from binvault.exceptions import AccessKeyNotFound, InvalidAccessKeyId, InvalidBinId
@@ -37,7 +40,7 @@ from binvault.models.settings import get_settings
 
 __all__ = ["create_account", "main", "rotate_key", "set_quota", "show_account"]
 
-GROUPS = (account_commands, maintenance)
+GROUPS = (account_commands, maintenance, imports, backups)
 
 
 def _parser() -> argparse.ArgumentParser:

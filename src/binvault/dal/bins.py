@@ -167,9 +167,9 @@ def _write_base(kind: str, params: dict[str, Any], stamp: Stamp, companions: Seq
             raise
 
 
-def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
-    """Create the base item; StaleWrite if the id is taken (by someone else)."""
-    stamp = Stamp(bin.rev)
+def base_item(bin: Bin, stamp: Stamp) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The base item of ``bin`` stamped with ``stamp``, and the record item to write with it
+    when the base item cannot hold the base record (also the importers' whole-bin write)."""
     item: dict[str, Any] = {
         **keys.bin_key(bin.id),
         "type": {"S": "bin"},
@@ -185,6 +185,8 @@ def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
         item["name"] = {"S": bin.name}
     if bin.collection_id is not None:
         item["collectionId"] = {"S": bin.collection_id}
+    if bin.latest_blob is not None:
+        item["latestBlob"] = {"S": bin.latest_blob}
     assert bin.record is not None
     holders: list[dict[str, Any]] = []
     if records.fits_base(bin.record):
@@ -192,7 +194,35 @@ def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
     else:
         item["recordAt"] = {"S": keys.record_sk(bin.record.record_id)}
         holders.append(_record_put(bin.id, bin.record))
+    return item, holders
+
+
+def put_new_bin(bin: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
+    """Create the base item; StaleWrite if the id is taken (by someone else)."""
+    stamp = Stamp(bin.rev)
+    item, holders = base_item(bin, stamp)
     params = {"TableName": table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+    _write_base("Put", params, stamp, [*holders, *companions])
+
+
+def replace_bin(old: Bin, new: Bin, companions: Sequence[dict[str, Any]] = ()) -> None:
+    """Replace the whole bin in one conditional write, as a cut-over does: ``new`` (rev
+    ``old.rev + 1``) names a generation above ``old``'s, whose versions are already written,
+    so every old version becomes unreadable at that instant and the purge (woken by
+    ``purgeBelow``) deletes them; the old base record's holder, if any, is dropped.
+    StaleWrite when the bin changed since ``old`` was read."""
+    assert new.rev == old.rev + 1 and new.generation > old.generation
+    stamp = Stamp(new.rev)
+    item, holders = base_item(new, stamp)
+    item["purgeBelow"] = {"N": str(new.generation)}
+    if old.record_at is not None:
+        item["drop"] = {"S": old.record_at}
+    params = {
+        "TableName": table(),
+        "Item": item,
+        "ConditionExpression": _REV_MATCHES,
+        "ExpressionAttributeValues": {":rev": {"N": str(old.rev)}},
+    }
     _write_base("Put", params, stamp, [*holders, *companions])
 
 
@@ -218,20 +248,19 @@ def _base_update(base: Bin, set_clause: str, values: dict[str, Any], remove: str
     return update, stamp
 
 
-def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict[str, Any]:
+def version_item(bin_id: str, generation: int, number: int, record: StoredRecord, created_at: str) -> dict[str, Any]:
     return {
-        "Put": {
-            "TableName": table(),
-            "Item": {
-                **keys.version_key(base.id, base.generation, number),
-                "type": {"S": "version"},
-                "generation": {"N": str(base.generation)},
-                "version": {"N": str(number)},
-                "createdAt": {"S": now},
-                **records.holder_attributes(record),
-            },
-        }
+        **keys.version_key(bin_id, generation, number),
+        "type": {"S": "version"},
+        "generation": {"N": str(generation)},
+        "version": {"N": str(number)},
+        "createdAt": {"S": created_at},
+        **records.holder_attributes(record),
     }
+
+
+def _version_put(base: Bin, number: int, record: StoredRecord, now: str) -> dict[str, Any]:
+    return {"Put": {"TableName": table(), "Item": version_item(base.id, base.generation, number, record, now)}}
 
 
 def _record_put(bin_id: str, record: StoredRecord) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from binvault.models.bins import SchemaDoc
 CREATE_ATTEMPTS = 8
 
 
-def _from_item(item: dict[str, Any]) -> SchemaDoc:
+def from_item(item: dict[str, Any]) -> SchemaDoc:
     return SchemaDoc(
         id=item["sk"]["S"].removeprefix(keys.SCHEMA_DOC_PREFIX),
         owner=item["pk"]["S"].removeprefix(keys.ACCOUNT_PREFIX),
@@ -52,7 +52,7 @@ def _from_item(item: dict[str, Any]) -> SchemaDoc:
 
 def get(account_id: str, schema_doc_id: str) -> SchemaDoc | None:
     item = get_item(keys.schema_doc_key(account_id, schema_doc_id))
-    return _from_item(item) if item else None
+    return from_item(item) if item else None
 
 
 def create(doc: SchemaDoc, limit: int) -> None:
