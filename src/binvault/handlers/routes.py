@@ -69,8 +69,8 @@ from binvault.exceptions import (
     MissingMasterKeyToListAccessKeys,
     MissingSchemaDocId,
     MissingSchemaDocName,
-    NoUsageLogs,
     NotARecord,
+    NoUsageLogs,
     PayloadTooLarge,
     PreconditionFailed,
     QuotaExhausted,
@@ -175,6 +175,10 @@ SCHEMA_DOC_BODY: tuple[Error, ...] = (MissingContentType, BlankSchemaDoc, Invali
 LISTING: tuple[Error, ...] = (InvalidSortOrder, UnexpectedBody)
 
 
+def _camel(name: str) -> str:
+    return re.sub(r"_(\w)", lambda found: found[1].upper(), name)
+
+
 class Route(NamedTuple):
     """One operation of the API.
 
@@ -210,7 +214,7 @@ class Route(NamedTuple):
     @property
     def template(self) -> str:
         """``/b/<bin_id>`` -> ``/b/{binId}``: the path as the OpenAPI document and the usage log name it."""
-        return re.sub(r"<(\w+)>", lambda found: "{" + re.sub(r"_(\w)", lambda c: c[1].upper(), found[1]) + "}", self.rule)
+        return re.sub(r"<(\w+)>", lambda found: "{" + _camel(found[1]) + "}", self.rule)
 
     @property
     def shape(self) -> re.Pattern[str]:

@@ -24,6 +24,7 @@ from binvault.models.settings import get_settings
 KEY_BYTES = 32  # 256 bits
 
 _cache: dict[str, tuple[Grant, float]] = {}
+_cache_lock = threading.Lock()
 
 
 class Caller(NamedTuple):
@@ -45,7 +46,6 @@ def caller() -> Caller | None:
 def forget_caller() -> None:
     """A new request: nobody yet (execution environments serve requests one after another)."""
     _caller.set(None)
-_cache_lock = threading.Lock()
 
 
 def new_master_key() -> str:
