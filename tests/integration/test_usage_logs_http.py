@@ -102,3 +102,27 @@ def test_another_accounts_logs_are_unreachable(service: Stack) -> None:
     # the other account lists nothing and gets JSONBin's 404 for the very same day
     assert send(service, theirs, "GET", "/l").body == {"message": "No logs found"}
     assert send(service, theirs, "GET", f"/l/{day}").body == {"message": f"Backup not found for {day}"}
+
+
+def test_the_in_process_stack_ships_its_handlers_usage_lines(tmp_path: Any) -> None:
+    """BINVAULT_CONCURRENCY=0 (the soak's stack): the handler runs in the stack's process and
+    its usage logger writes to the shipper instead of stdout."""
+    from binvault.local import stack as local
+    from tests.support.client import Client
+    from tests.support.inproc import restored_environment
+    from tests.support.stack import free_port
+
+    with restored_environment(), local.running(free_port(), free_port()) as running:
+        client = Client(running.api_url, running.demo["masterKey"])
+        bin_id = client.create({"v": 1})
+        deadline = time.monotonic() + WAIT_SECONDS
+        while running.usage_logs.delivered < 1:
+            assert time.monotonic() < deadline, "the usage line was not shipped"
+            time.sleep(0.1)
+        assert client.request("GET", "/l").body == {"logs": [datetime.now(UTC).strftime("%d-%m-%Y")]}
+        assert running.usage_logs.dead_letters == []
+    from binvault.handlers import api
+    from binvault.local.usage_logs import LineFeed
+
+    # the handler's stream is its own again once the stack stopped
+    assert bin_id and not any(isinstance(getattr(h, "stream", None), LineFeed) for h in api.usage_log.handlers)

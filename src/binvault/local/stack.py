@@ -289,7 +289,7 @@ def running(
             # The in-process handler's usage lines go to the usage-logs function, as the
             # environments' do in the gateway (binvault.local.usage_logs).
             shipper = usage_shipper = Shipper()
-            capture_in_process(shipper)
+            cleanup.callback(capture_in_process(shipper))
             shipping, shipper_thread = shipper.start()
             cleanup.callback(shipper_thread.join, 10)
             cleanup.callback(shipping.set)

@@ -17,6 +17,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from binvault.local.events import LocalContext
@@ -134,10 +135,16 @@ class LineFeed(io.TextIOBase):
         return len(text)
 
 
-def capture_in_process(shipper: Shipper) -> None:
-    """The in-process handler's usage lines go to ``shipper`` instead of stdout."""
+def capture_in_process(shipper: Shipper) -> Callable[[], None]:
+    """The in-process handler's usage lines go to ``shipper`` instead of stdout; returns
+    what puts stdout back (the stack calls it when it stops)."""
     from binvault.handlers import api
 
-    for handler in api.usage_log.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(LineFeed(shipper))
+    handlers = [h for h in api.usage_log.handlers if isinstance(h, logging.StreamHandler)]
+    before = [handler.setStream(LineFeed(shipper)) for handler in handlers]
+
+    def restore() -> None:
+        for handler, stream in zip(handlers, before, strict=True):
+            handler.setStream(stream)
+
+    return restore
