@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, get_args
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from pydantic import BaseModel
 
 from binvault import exceptions as errors
@@ -628,7 +628,7 @@ def responses_of(route: Route) -> dict[int, OpenAPIResponse]:
         200: ok(RESPONSE_MODELS[route.operation_id], route.answer, etag=route.etag)
     }
     if route.operation_id in BINARY_ANSWERS:
-        binary = {"schema": {"type": "string", "format": "binary"}}
+        binary: OpenAPIResponseContentSchema = {"schema": {"type": "string", "format": "binary"}}
         responses[200]["content"] = {BINARY_ANSWERS[route.operation_id]: binary, **responses[200]["content"]}
     responses.update({status: error(status, *messages) for status, messages in errors_by_status(route).items()})
     return responses
