@@ -305,3 +305,20 @@ def test_subscription_noise_is_skipped_never_an_error(s3: Any) -> None:
     for data in (control, noise):
         assert lambda_handler(usage_logs.encode_subscription_event(data), LocalContext()) == {"objects": []}
     assert objects(s3) == {}
+
+
+def test_a_quota_refusal_is_logged_against_the_account(ddb: Any, shipper: Any) -> None:
+    # Given an account with one request left
+    poor = make_account(requests=1)
+    client = Api(poor.key)
+    assert client.create({"v": 1}).status == 200
+    # When its next request is refused for the quota
+    assert client("GET", "/b/0123456789abcdef01234567").status == 403
+    shipper.flush()
+    # Then the refusal is in its log (the listing itself is refused too: the quota is spent)
+    from binvault.dal import usage_logs as stored
+
+    (body,) = [gzip.decompress(b) for b in stored.batches(poor.id, datetime.now(UTC).date().isoformat())]
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert [(line["route"], line["status"]) for line in lines] == [("/b", 200), ("/b/{binId}", 403)]
+    assert client("GET", "/l").status == 403
