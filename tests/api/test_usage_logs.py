@@ -120,7 +120,19 @@ def test_a_day_without_logs_and_an_account_without_any(api: Api, account: Accoun
     assert (reply.status, reply.body) == (404, {"message": "Backup not found for 01-01-1969"})
 
 
-@pytest.mark.parametrize("date", ["2026-12-03", "31-02-2026", "3-12-2026", "03-12-26", "today", "03-13-2026"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2026-12-03",
+        "31-02-2026",
+        "3-12-2026",
+        "03-12-26",
+        "today",
+        "03-13-2026",
+        "\u0660\u0661-\u0660\u0661-\u0662\u0660\u0662\u0666",
+        "00-00-0000",
+    ],
+)
 def test_a_malformed_date_is_refused_before_any_charge(api: Api, account: Account, ddb: Any, date: str) -> None:
     before = remaining(ddb, account)
     reply = api("GET", f"/l/{date}")

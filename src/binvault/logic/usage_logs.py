@@ -32,7 +32,7 @@ USER_AGENT_CHARS = 512
 # Lambda's 6 MB response limit. A bigger one is answered with a presigned S3 URL.
 INLINE_ZIP_BYTES = 4_500_000
 PRESIGNED_URL_SECONDS = 300
-DATE = re.compile(r"(\d{2})-(\d{2})-(\d{4})")
+DATE = re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{4})")  # ASCII digits: \\d also takes other scripts' digits
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The path parameters a line names, by their log field.
 ID_FIELDS = {
@@ -132,7 +132,7 @@ def usage_of(message: str) -> dict[str, Any] | None:
     line = logged.get("usage")
     if not isinstance(line, dict) or not ACCOUNT_ID.fullmatch(str(line.get("accountId", ""))):
         return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T.*", str(line.get("time", ""))):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T.*", str(line.get("time", ""))):
         return None
     return line
 
