@@ -75,7 +75,11 @@ class Worker:
         assert self.process.stdout is not None
         for raw in self.process.stdout:
             line = raw.decode("utf-8", errors="replace")
-            if not on_output(line):
+            try:
+                taken = on_output(line)
+            except Exception:  # never stop reading: a full pipe would block the environment
+                taken = False
+            if not taken:
                 sys.stdout.write(line)
                 sys.stdout.flush()
 
