@@ -21,7 +21,7 @@ TEST_WORKERS ?= auto
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: run run-memory reset admin test check unit api integration e2e lint transform format bench soak openapi invoke \
-	package clean build-ApiFunction build-PurgeFunction
+	package clean build-ApiFunction build-PurgeFunction build-UsageLogsFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -95,7 +95,7 @@ package: $(STAMP)  ## build the python3.13/arm64 Lambda artifact without Docker,
 # `sam build` (Metadata: BuildMethod: makefile) runs these with ARTIFACTS_DIR set: the
 # deployed code is exactly build/package, the artifact `make package` builds and checks and
 # tests/artifact/test_artifact.py rehearses. The AWS SDK is not bundled (the runtime's is used).
-build-ApiFunction build-PurgeFunction: $(STAMP)
+build-ApiFunction build-PurgeFunction build-UsageLogsFunction: $(STAMP)
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	bash scripts/package.sh
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -407,3 +407,28 @@ class SchemaDocValidationMismatch(BadRequest):
     @property
     def fields(self) -> dict[str, str]:
         return {"schemaDocId": self.schema_doc_id, "schemaDocName": self.schema_doc_name}
+
+
+# ---- usage logs (GET /l, GET /l/{date}) ----------------------------------------------------
+
+
+class InvalidLogDate(BadRequest):
+    message = "Invalid date: use DD-MM-YYYY, e.g. 31-12-2026"
+
+
+class NoUsageLogs(BinvaultError):
+    """The account has no usage log for any day kept (JSONBin's text)."""
+
+    status = 404
+    message = "No logs found"
+
+
+class UsageLogNotFound(BinvaultError):
+    """No usage log for that day (JSONBin's text; its docs write the date as { DD-MM-YYYY })."""
+
+    status = 404
+    template = "Backup not found for {date}"
+
+    def __init__(self, date: str) -> None:
+        self.message = self.template.format(date=date)
+        super().__init__()

@@ -389,3 +389,17 @@ class SchemaDocMetadata(_Body):
 class SchemaDocResponse(_Body):
     record: Annotated[dict[str, Any], Field(description="The JSON Schema.")]
     metadata: SchemaDocMetadata
+
+
+LogDay = Annotated[str, Field(pattern=r"^[0-9]{2}-[0-9]{2}-[0-9]{4}$", examples=["03-12-2026"])]
+
+
+class UsageLogDays(_Body):
+    logs: Annotated[list[LogDay], Field(description="The days (DD-MM-YYYY, UTC) with usage logs, oldest first.")]
+
+
+class UsageLogUrl(_Body):
+    """A day's zip too big for a Lambda response: fetch it from S3 (no key needed) in time."""
+
+    url: Annotated[str, Field(description="A presigned S3 URL of the zip.")]
+    expiresInSeconds: Annotated[int, Field(description="How long the URL works.", examples=[300])]

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, get_args
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server, ServerVariable
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from pydantic import BaseModel
 
 from binvault import exceptions as errors
@@ -59,6 +59,8 @@ from binvault_docs.models import (
     SchemaDocResponse,
     SchemaInput,
     UpdateResponse,
+    UsageLogDays,
+    UsageLogUrl,
 )
 
 TITLE = "binvault"
@@ -105,6 +107,7 @@ TEMPLATE_FIELDS: dict[str, tuple[str, str]] = {
     "max_schema_docs": ("100", r"[0-9]+"),
     "reason": ("$.type: 'foo' is not valid under any of the given schemas", r".+"),
     "error": ("'username' is a required property", r".+"),
+    "date": ("01-01-1969", r"[0-9]{2}-[0-9]{2}-[0-9]{4}"),
 }
 
 
@@ -320,6 +323,17 @@ PATH_PARAMETERS: dict[str, Any] = {
                 f"answers 400 `{errors.InvalidSchemaDocId.message}`."
             ),
             examples=[EXAMPLE_BIN_ID],
+        ),
+    ],
+    "date": Annotated[
+        str,
+        Path(
+            pattern=r"^[0-9]{2}-[0-9]{2}-[0-9]{4}$",
+            description=(
+                "A day, `DD-MM-YYYY` (UTC), as `GET /l` lists them; anything else, or a day that does not exist "
+                f"(31-02-2026), answers 400 `{errors.InvalidLogDate.message}`."
+            ),
+            examples=["03-12-2026"],
         ),
     ],
     "access_key_id": Annotated[
@@ -538,7 +552,12 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "readSchemaDoc": SchemaDocResponse,
     "updateSchemaDoc": SchemaDocResponse,
     "renameSchemaDoc": SchemaDocResponse,
+    "listUsageLogs": UsageLogDays,
+    "downloadUsageLog": UsageLogUrl,
 }
+# Answers that are not JSON: the zip of a day's usage log (the JSON model above is the
+# answer when the zip is too big to be sent inline).
+BINARY_ANSWERS = {"downloadUsageLog": "application/zip"}
 
 
 def ok(model: type[BaseModel], description: str, etag: bool = True) -> OpenAPIResponse:
@@ -609,6 +628,9 @@ def responses_of(route: Route) -> dict[int, OpenAPIResponse]:
     responses: dict[int, OpenAPIResponse] = {
         200: ok(RESPONSE_MODELS[route.operation_id], route.answer, etag=route.etag)
     }
+    if route.operation_id in BINARY_ANSWERS:
+        binary: OpenAPIResponseContentSchema = {"schema": {"type": "string", "format": "binary"}}
+        responses[200]["content"] = {BINARY_ANSWERS[route.operation_id]: binary, **responses[200]["content"]}
     responses.update({status: error(status, *messages) for status, messages in errors_by_status(route).items()})
     return responses
 
@@ -787,7 +809,7 @@ def build() -> dict[str, Any]:
                 }
             ),
         },
-        tags=["Bins", "Versions", "Access Keys", "Collections", "Schema Docs"],
+        tags=["Bins", "Versions", "Access Keys", "Collections", "Schema Docs", "Usage Logs"],
     )
     document = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     # The table's order (the dict keeps the first occurrence of a path served by two methods).

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from binvault.local.events import LocalContext
 from tests.conftest import add_versions
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -70,6 +71,10 @@ EXPECTED = {
     "error-schema-doc-mismatch": 400,
     "error-invalid-sort-order": 400,
     "error-collection-not-found": 404,
+    "list-usage-logs": 200,
+    "download-usage-log": 200,
+    "error-usage-log-not-found": 404,
+    "error-invalid-log-date": 400,
 }
 COLLECTION = "65f0c0de0123456789abc011"
 SCHEMA_DOC = "65f0c0de0123456789abc5d0"
@@ -97,11 +102,17 @@ def sample_bin(ddb: Any) -> None:
     schema_docs.create(SchemaDoc(SCHEMA_DOC, "sample-account", "Greeting", at, '{"required":["greeting"]}', 1))
     collections.create(Collection(COLLECTION, "sample-account", "greetings", at, None, 1), 10)
     collections.set_schema_doc(Collection(COLLECTION, "sample-account", "greetings", at, None, 1), SCHEMA_DOC)
+    # the sample account's usage log of 30-11-2026, as the subscription event delivers it
+    from binvault.dal import blobs
+    from binvault.handlers import usage_logs
+
+    blobs.ensure_bucket()
+    usage_logs.lambda_handler(json.loads((EVENTS / "cloudwatch-logs-usage.json").read_text()), LocalContext())
 
 
 def test_every_event_file_is_covered() -> None:
     names = {path.stem for path in EVENTS.glob("*.json")}
-    assert names == {*EXPECTED, "stream-purge-versions"}
+    assert names == {*EXPECTED, "stream-purge-versions", "cloudwatch-logs-usage"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -113,6 +124,10 @@ def test_rest_event_replays(name: str, sample_bin: None) -> None:
     assert event["requestContext"]["stage"] == "v3" and "multiValueHeaders" in event  # REST v1
     response = lambda_handler(event, LocalContext())
     assert response["statusCode"] == EXPECTED[name], response["body"]
+    if response["isBase64Encoded"]:  # a day's usage log: a zip of the sample's three lines
+        assert response["multiValueHeaders"]["Content-Type"] == ["application/zip"]
+        assert len(day_lines(response)) == 3
+        return
     body = json.loads(response["body"])
     if EXPECTED[name] >= 400:  # a schema doc mismatch also names the schema doc
         assert list(body) == ["message"] + (["schemaDocId", "schemaDocName"] if "mismatch" in name else [])
@@ -128,3 +143,37 @@ def test_stream_event_purges_the_old_generation(sample_bin: None, ddb: Any) -> N
     event = json.loads((EVENTS / "stream-purge-versions.json").read_text())
     assert lambda_handler(event, LocalContext()) == {"batchItemFailures": []}
     assert [item["sk"]["S"] for item in bin_items(ddb)] == [keys.BIN_SK]
+
+
+def day_lines(response: dict[str, Any]) -> list[dict[str, Any]]:
+    import base64
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(response["body"]))) as archive:
+        (name,) = archive.namelist()
+        return [json.loads(line) for line in archive.read(name).decode().splitlines()]
+
+
+def test_the_subscription_event_is_stored_as_the_local_path_stores_it(sample_bin: None) -> None:
+    """The CloudWatch Logs event of events/ and the local stack's shipper fed the same log
+    lines reach the same handler and leave the same objects' content."""
+    import gzip
+
+    from binvault.dal import blobs
+    from binvault.local.usage_logs import Shipper
+    from binvault.logic import usage_logs
+
+    event = json.loads((EVENTS / "cloudwatch-logs-usage.json").read_text())
+    deployed = {key: gzip.decompress(blobs.get(key) or b"") for key, _ in blobs.listing("logs/")}
+    assert len(deployed) == 1 and next(iter(deployed)).startswith("logs/sample-account/2026-11-30/")
+    for key in deployed:
+        blobs.delete([key])
+    shipper = Shipper()
+    for log_event in usage_logs.decode_subscription_event(event)["logEvents"]:
+        assert shipper.feed(log_event["message"] + "\n")
+    assert not shipper.feed('{"level":"INFO","message":"request refused","service":"binvault"}')
+    assert shipper.flush() == 3
+    local = {key: gzip.decompress(blobs.get(key) or b"") for key, _ in blobs.listing("logs/")}
+    assert list(local.values()) == list(deployed.values())
+    assert [key.rsplit("/", 1)[0] for key in local] == [key.rsplit("/", 1)[0] for key in deployed]

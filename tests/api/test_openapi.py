@@ -58,6 +58,9 @@ CONTRACT_ROUTES = {
     ("GET", "/s/{schemaDocId}"),
     ("PUT", "/s/{schemaDocId}"),
     ("PUT", "/s/{schemaDocId}/meta/name"),
+    # issue 24: usage logs
+    ("GET", "/l"),
+    ("GET", "/l/{date}"),
 }
 
 QUOTA = "Requests exhausted. Buy additional requests at https://binvault.example/pricing"
@@ -220,10 +223,16 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
         **EVERYWHERE,
         404: ["Collection not found"],
     },
+    ("GET", "/l"): {400: [NO_BODY], **EVERYWHERE, 404: ["No logs found"]},
+    ("GET", "/l/{date}"): {
+        400: ["Invalid date: use DD-MM-YYYY, e.g. 31-12-2026", NO_BODY],
+        **EVERYWHERE,
+        404: ["Backup not found for 01-01-1969"],
+    },
 }
 # Beyond the errors: what every 200 must say.
 ETAG_ON_200 = {
-    route for route in CONTRACT_ROUTES if route != ("DELETE", BIN) and not route[1].startswith(("/a", "/c", "/s"))
+    route for route in CONTRACT_ROUTES if route != ("DELETE", BIN) and not route[1].startswith(("/a", "/c", "/s", "/l"))
 }
 
 
@@ -402,7 +411,7 @@ def test_headers_and_security_are_documented(document: dict[str, Any]) -> None:
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Access-Key")
     ops = operations(document)
     for route, operation in ops.items():
-        master_only = route[1].startswith(("/a", "/c", "/s")) or "/meta/" in route[1]
+        master_only = route[1].startswith(("/a", "/c", "/s", "/l")) or "/meta/" in route[1]
         reads = route[0] == "GET" and not master_only
         expected = [{"masterKey": []}] + ([] if master_only else [{"accessKey": []}]) + ([{}] if reads else [])
         assert operation["security"] == expected, route
@@ -521,7 +530,7 @@ def test_a_bad_flag_answers_exactly_what_the_table_lists(ddb: Any, route: Any) -
     from binvault.local.events import LocalContext, rest_event
 
     path = route.rule.replace("<bin_id>", "0123456789abcdef01234567").replace("<version>", "1")
-    path = path.replace("<access_key_id>", "0123456789abcdef01234567")
+    path = path.replace("<access_key_id>", "0123456789abcdef01234567").replace("<date>", "03-12-2026")
     for name in ("<collection_id>", "<last_bin_id>", "<schema_doc_id>"):
         path = path.replace(name, "0123456789abcdef01234567")
     listed = {e.name for e in route.errors if isinstance(e, errors.InvalidFlag)}

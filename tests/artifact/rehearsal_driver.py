@@ -162,6 +162,34 @@ check("large delete", call("DELETE", f"/b/{bin_id}", key)[0] == 200)
 result = purge.lambda_handler(stream_event("REMOVE"), LocalContext())
 check("purge removes the objects", result == {"batchItemFailures": []} and objects() == [], (result, objects()))
 
+# issue 24: the packaged API's usage lines, as a CloudWatch Logs subscription delivers them,
+# through the packaged usage-logs handler into S3, then GET /l and GET /l/{date}
+import base64  # noqa: E402
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+from binvault.handlers import usage_logs as usage_handler  # noqa: E402
+from binvault.logic import usage_logs  # noqa: E402
+
+log_output = io.StringIO()
+api.usage_log.registered_handler.setStream(log_output)
+status, _, body = call("POST", "/b", key, {"logged": True})
+check("usage: a logged request", status == 200, body)
+logged_bin = body["metadata"]["id"]
+lines = [line for line in log_output.getvalue().splitlines() if usage_logs.usage_of(line)]
+check("usage: one line per request", len(lines) == 1, lines)
+check("usage: no key in the line", key not in lines[0], lines)
+data = {"messageType": "DATA_MESSAGE", "logEvents": [{"id": "1", "timestamp": 0, "message": lines[0]}]}
+result = usage_handler.lambda_handler(usage_logs.encode_subscription_event(data), LocalContext())
+check("usage: one batch written", len(result["objects"]) == 1, result)
+status, _, body = call("GET", "/l", key)
+check("usage: the day is listed", status == 200 and len(body["logs"]) == 1, body)
+reply = api.lambda_handler(rest_event("GET", f"/l/{body['logs'][0]}", [("X-Master-Key", key)]), LocalContext())
+check("usage: the day's zip", reply["statusCode"] == 200 and reply["isBase64Encoded"], reply.get("body", "")[:200])
+with zipfile.ZipFile(io.BytesIO(base64.b64decode(reply["body"]))) as archive:
+    day_lines = archive.read(archive.namelist()[0]).decode().splitlines()
+check("usage: the request is in it", any(json.loads(line).get("binId") == logged_bin for line in day_lines), day_lines)
+
 # Everything loaded came from the standard library, the artifact or the runtime's SDK.
 stdlib = {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")}
 allowed = tuple(os.path.realpath(p) + os.sep for p in (ARTIFACT, SDK, *stdlib))

@@ -31,7 +31,7 @@ from tests.support.stack import moto_server
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "build" / "package"
 DRIVER = Path(__file__).with_name("rehearsal_driver.py")
-FUNCTIONS = ("ApiFunction", "PurgeFunction")
+FUNCTIONS = ("ApiFunction", "PurgeFunction", "UsageLogsFunction")
 # Never part of a deployment: tests, the dev environment, build leftovers. (A top-level
 # __pycache__/ holds the bytecode of the top-level modules, typing_extensions.py and such.)
 NOT_SHIPPED = {"tests", ".venv", ".aws-sam", "bench", "events", "docs", ".git"}
@@ -84,6 +84,7 @@ def test_the_artifact_holds_the_code_and_no_sdk_no_tests(sam_build: dict[str, di
     # of ours with the runtime's boto3.
     assert not top & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil"}, top
     assert "binvault/handlers/api.py" in files and "binvault/handlers/purge.py" in files
+    assert "binvault/handlers/usage_logs.py" in files
 
 
 def test_the_artifact_ships_unchecked_python313_bytecode_for_every_module(sam_build: dict[str, dict[str, str]]) -> None:

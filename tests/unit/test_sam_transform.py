@@ -42,8 +42,16 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def test_the_template_transforms(transformed: dict[str, Any]) -> None:
     assert "Transform" not in transformed
-    assert set(_of_type(transformed, "AWS::Lambda::Function")) == {"ApiFunction", "PurgeFunction"}
+    assert set(_of_type(transformed, "AWS::Lambda::Function")) == {"ApiFunction", "PurgeFunction", "UsageLogsFunction"}
     assert len(_of_type(transformed, "AWS::Lambda::EventSourceMapping")) == 1
+    # the usage-logs function: the API log group's subscription, the permission it needs
+    (subscription,) = _of_type(transformed, "AWS::Logs::SubscriptionFilter").values()
+    assert subscription["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["UsageLogsFunction", "Arn"]}
+    assert subscription["Properties"]["LogGroupName"] == {"Ref": "ApiFunctionLogGroup"}
+    permissions = [p["Properties"] for p in _of_type(transformed, "AWS::Lambda::Permission").values()]
+    assert any(p["Principal"] == "logs.amazonaws.com" for p in permissions)
+    (invoke_config,) = _of_type(transformed, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
     assert len(_of_type(transformed, "AWS::ApiGateway::Stage")) == 1
 
 
@@ -97,11 +105,11 @@ def test_every_gateway_response_carries_the_cors_headers(transformed: dict[str, 
 
 def test_no_generated_role_and_no_wide_managed_policy(transformed: dict[str, Any]) -> None:
     roles = _of_type(transformed, "AWS::IAM::Role")
-    assert set(roles) == {"ApiFunctionRole", "PurgeFunctionRole", "ApiGatewayCloudWatchRole"}
+    assert set(roles) == {"ApiFunctionRole", "PurgeFunctionRole", "UsageLogsFunctionRole", "ApiGatewayCloudWatchRole"}
     text = json.dumps(roles)
     assert "AWSXrayWriteOnlyAccess" not in text
     assert "AWSLambdaDynamoDBExecutionRole" not in text
-    for name in ("ApiFunctionRole", "PurgeFunctionRole"):
+    for name in ("ApiFunctionRole", "PurgeFunctionRole", "UsageLogsFunctionRole"):
         for policy in roles[name]["Properties"]["Policies"]:
             if "Fn::If" in policy:
                 continue  # X-Ray, under the Tracing condition (test_template.py)

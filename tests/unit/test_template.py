@@ -16,14 +16,14 @@ from binvault.local.template_tables import load_template
 TEMPLATE = load_template()
 ROOT = TEMPLATE_PATH.parent
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue", "RecordsBucket"}
+OWN = {"BinsTable", "IdempotencyTable", "PurgeDeadLetterQueue", "RecordsBucket", "UsageLogsDeadLetterQueue"}
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 # SAM policy templates name their resource with one of these parameters
 SAM_TEMPLATE_PARAMETERS = {"TableName", "QueueName", "StreamName"}
 
 
 def test_template_declares_the_expected_functions() -> None:
-    assert set(FUNCTIONS) == {"ApiFunction", "PurgeFunction"}
+    assert set(FUNCTIONS) == {"ApiFunction", "PurgeFunction", "UsageLogsFunction"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -305,3 +305,76 @@ def test_timeouts_fit_api_gateway() -> None:
     # API Gateway gives up after 29 s; a function that runs longer answers nobody
     api_timeout = FUNCTIONS["ApiFunction"]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
     assert int(api_timeout) < 29
+
+
+# ---- usage logs: the subscription, the bucket prefixes, the failure path --------------------
+
+
+def _s3_grants(function: str) -> dict[str, set[str]]:
+    """S3 action -> the resources (as JSON) the function's role grants it on."""
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(FUNCTIONS[function]):
+        for action in _as_list(statement["Action"]):
+            if action.startswith("s3:"):
+                grants.setdefault(action, set()).add(json.dumps(statement["Resource"]))
+    return grants
+
+
+def test_the_usage_logs_function_only_writes_log_objects() -> None:
+    assert _s3_grants("UsageLogsFunction") == {"s3:PutObject": {json.dumps({"Sub": "${RecordsBucket.Arn}/logs/*"})}}
+    actions = {a for s in _statements(FUNCTIONS["UsageLogsFunction"]) for a in _as_list(s["Action"])}
+    assert actions == {"s3:PutObject", "sqs:SendMessage"}
+
+
+def test_the_api_reads_usage_logs_and_lists_only_their_prefix() -> None:
+    grants = _s3_grants("ApiFunction")
+    assert grants["s3:GetObject"] == {
+        json.dumps({"Sub": "${RecordsBucket.Arn}/b/*"}),
+        json.dumps({"Sub": "${RecordsBucket.Arn}/logs/*"}),
+        json.dumps({"Sub": "${RecordsBucket.Arn}/exports/*"}),
+    }
+    # the API never writes a log object (only the too-big exports), nor deletes anything
+    assert grants["s3:PutObject"] == {
+        json.dumps({"Sub": "${RecordsBucket.Arn}/b/*"}),
+        json.dumps({"Sub": "${RecordsBucket.Arn}/exports/*"}),
+    }
+    assert "s3:DeleteObject" not in grants
+    (listing,) = [s for s in _statements(FUNCTIONS["ApiFunction"]) if "s3:ListBucket" in _as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["logs/*"]}}
+
+
+def test_the_api_log_group_feeds_the_usage_logs_function_only_usage_lines() -> None:
+    from binvault.logic import usage_logs
+
+    events = FUNCTIONS["UsageLogsFunction"]["Properties"]["Events"]
+    (subscription,) = [e["Properties"] for e in events.values() if e["Type"] == "CloudWatchLogs"]
+    assert subscription["LogGroupName"] == {"Ref": "ApiFunctionLogGroup"}
+    # the pattern selects what handlers/api.py's usage logger writes, as usage_of does
+    pattern = subscription["FilterPattern"]
+    assert f'$.message = "{usage_logs.USAGE_MESSAGE}"' in pattern
+    assert f'$.service = "{usage_logs.USAGE_SERVICE}"' in pattern
+    from binvault.handlers import api
+
+    assert api.usage_log.service == usage_logs.USAGE_SERVICE
+
+
+def test_a_failing_usage_log_batch_is_retried_then_dead_lettered_and_alarmed() -> None:
+    config = FUNCTIONS["UsageLogsFunction"]["Properties"]["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    on_failure = config["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    assert referenced_resources(on_failure["Destination"]) == {"UsageLogsDeadLetterQueue"}
+    alarmed = {
+        json.dumps(r["Properties"]["Dimensions"]) for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert any("UsageLogsDeadLetterQueue" in dimensions for dimensions in alarmed)
+    assert any("UsageLogsFunction" in dimensions for dimensions in alarmed)
+
+
+def test_usage_logs_expire_by_a_lifecycle_rule_on_their_prefix() -> None:
+    assert TEMPLATE["Parameters"]["UsageLogRetentionDays"]["Default"] == 30
+    rules = {r["Id"]: r for r in RESOURCES["RecordsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["UsageLogRetention"]["Prefix"] == "logs/"
+    assert rules["UsageLogRetention"]["ExpirationInDays"] == {"Ref": "UsageLogRetentionDays"}
+    assert rules["UsageLogExports"]["Prefix"] == "exports/"
+    assert rules["UsageLogExports"]["ExpirationInDays"] == 1

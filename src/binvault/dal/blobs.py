@@ -45,6 +45,9 @@ def _create_client() -> BaseClient:
         settings.s3_endpoint_url,
         # An emulator (the local stack's moto) answers on one host: path-style addressing.
         s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
+        # what requests are signed with anyway; said explicitly so that presigned URLs (a
+        # big usage log, dal/usage_logs.py) are SigV4 too, the only kind every region takes
+        signature_version="s3v4",
     )
 
 

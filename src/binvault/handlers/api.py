@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,7 +31,7 @@ from binvault.exceptions import (
 from binvault.handlers import coldstart, routes
 from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
-from binvault.logic import access_keys, bins, collections, inputs, jsonpath, schema_docs, versions
+from binvault.logic import access_keys, auth, bins, collections, inputs, jsonpath, schema_docs, usage_logs, versions
 from binvault.models.bins import Credentials, Outcome
 from binvault.models.settings import get_settings
 
@@ -44,6 +45,9 @@ CONFLICTING = "\x00conflicting values\x00"
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 logger = Logger(service="binvault")
+# The usage log's line, one per request whose account is known (logic/usage_logs.py): its
+# own logger, always at INFO whatever LogLevel says, since customers download these lines.
+usage_log = Logger(service=usage_logs.USAGE_SERVICE, level="INFO")
 tracer = make_tracer("binvault")
 metrics = Metrics(namespace="binvault", service="binvault")
 app = APIGatewayRestResolver(
@@ -54,6 +58,9 @@ app = APIGatewayRestResolver(
         max_age=600,
     )
 )
+
+# The id a create route made, for the usage line (set by the route, read by log_usage).
+_created: ContextVar[dict[str, str] | None] = ContextVar("binvault_created", default=None)
 
 RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Response[str]])
 
@@ -155,7 +162,9 @@ def create_bin() -> Response[str]:
     idempotency_key = inputs.idempotency_key(header("Idempotency-Key"))
     filed = header("X-Collection-Id")
     collection_id = None if filed is None else collections.collection_id(filed.strip())
-    return respond(bins.create_bin(credentials(), record, private, name, idempotency_key, collection_id))
+    outcome = bins.create_bin(credentials(), record, private, name, idempotency_key, collection_id)
+    _created.set({"bin_id": outcome.body["metadata"]["id"]})
+    return respond(outcome)
 
 
 @route("updateBin")
@@ -313,8 +322,29 @@ def handle_unmatched(_: Exception) -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Every DynamoDB attempt must end before the invocation would: past that, 503 at once.
+    auth.forget_caller()
+    _created.set(None)
     with invocation_deadline(context):
-        return app.resolve(event, context)
+        response: dict[str, Any] = app.resolve(event, context)
+    log_usage(event, response)
+    return response
+
+
+def log_usage(event: dict[str, Any], response: dict[str, Any]) -> None:
+    """The request's usage line, when its account is known (a refused key's is not)."""
+    who = auth.caller()
+    if who is None:
+        return
+    path, method = str(event.get("path") or ""), str(event.get("httpMethod") or "").upper()
+    served = [entry for entry in routes.matching(path) if entry.method == method]
+    ids: dict[str, str] = {}
+    template = None
+    if served:
+        template = served[0].template
+        ids = dict(zip(served[0].path_params, routes.path_values(served[0], path), strict=True))
+    ids.update(_created.get() or {})
+    line = usage_logs.entry(event, int(response.get("statusCode", 500)), who, template, ids)
+    usage_log.info(usage_logs.USAGE_MESSAGE, extra={"usage": line})
 
 
 # ---- collections, listing bins, schema docs (master key only) ---------------------------------
@@ -408,8 +438,31 @@ def rename_schema_doc(schema_doc_id: str) -> Response[str]:
     return respond(schema_docs.update(credentials(), schema_doc_id, None, name))
 
 
+# ---- usage logs (master key only) ---------------------------------------------------------
+
+
+@route("listUsageLogs")
+def list_usage_logs() -> Response[str]:
+    no_body()
+    return respond(usage_logs.list_days(master_key()))
+
+
+@route("downloadUsageLog")
+def download_usage_log(date: str) -> Response[Any]:
+    day = usage_logs.log_date(date)
+    no_body()
+    request_id = str((app.current_event.get("requestContext") or {}).get("requestId") or "")
+    found = usage_logs.download(master_key(), day, request_id)
+    if found.body is None:
+        # Too big for a Lambda response: where to fetch it, for PRESIGNED_URL_SECONDS.
+        return respond(Outcome({"url": found.url, "expiresInSeconds": usage_logs.PRESIGNED_URL_SECONDS}))
+    disposition = f'attachment; filename="{found.filename}"'
+    return Response(200, "application/zip", found.body, {"Content-Disposition": disposition})
+
+
 PATH_PARAMETERS.update(
     {
+        "date": usage_logs.log_date,
         "collection_id": collections.listed_collection,
         "last_bin_id": inputs.bin_id,
         "schema_doc_id": schema_docs.schema_doc_id,

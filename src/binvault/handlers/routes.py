@@ -52,6 +52,7 @@ from binvault.exceptions import (
     InvalidIfMatch,
     InvalidJson,
     InvalidJsonPath,
+    InvalidLogDate,
     InvalidMasterKey,
     InvalidSchemaDoc,
     InvalidSchemaDocId,
@@ -69,6 +70,7 @@ from binvault.exceptions import (
     MissingSchemaDocId,
     MissingSchemaDocName,
     NotARecord,
+    NoUsageLogs,
     PayloadTooLarge,
     PreconditionFailed,
     QuotaExhausted,
@@ -83,6 +85,7 @@ from binvault.exceptions import (
     TooManyCollections,
     TooManySchemaDocs,
     UnexpectedBody,
+    UsageLogNotFound,
     VersionNotFound,
 )
 
@@ -173,6 +176,10 @@ SCHEMA_DOC_BODY: tuple[Error, ...] = (MissingContentType, BlankSchemaDoc, Invali
 LISTING: tuple[Error, ...] = (InvalidSortOrder, UnexpectedBody)
 
 
+def _camel(name: str) -> str:
+    return re.sub(r"_(\w)", lambda found: found[1].upper(), name)
+
+
 class Route(NamedTuple):
     """One operation of the API.
 
@@ -189,7 +196,7 @@ class Route(NamedTuple):
     method: str
     rule: str
     summary: str
-    tag: Literal["Bins", "Versions", "Access Keys", "Collections", "Schema Docs"]
+    tag: Literal["Bins", "Versions", "Access Keys", "Collections", "Schema Docs", "Usage Logs"]
     answer: str  # what the 200 means
     description: str = ""
     key: Literal["required", "optional"] = "required"  # optional: public bins are readable without one
@@ -204,6 +211,11 @@ class Route(NamedTuple):
     @property
     def path_params(self) -> tuple[str, ...]:
         return tuple(re.findall(r"<(\w+)>", self.rule))
+
+    @property
+    def template(self) -> str:
+        """``/b/<bin_id>`` -> ``/b/{binId}``: the path as the OpenAPI document and the usage log name it."""
+        return re.sub(r"<(\w+)>", lambda found: "{" + _camel(found[1]) + "}", self.rule)
 
     @property
     def shape(self) -> re.Pattern[str]:
@@ -658,6 +670,38 @@ ROUTES: tuple[Route, ...] = (
         description="Any request body is ignored.",
         headers=("X-Schema-Doc-Name",),
         errors=(InvalidSchemaDocId, *SCHEMA_DOC_NAME, *AUTHENTICATED, SchemaDocNotFound),
+        etag=False,
+    ),
+    Route(
+        "listUsageLogs",
+        "GET",
+        "/l",
+        "List the days with usage logs",
+        "Usage Logs",
+        'The days (`DD-MM-YYYY`, oldest first) the account has usage logs for: `{"logs": ["03-12-2026"]}`.',
+        description=(
+            "A day's log holds one line per request made with the account's master key or one of its "
+            "access keys, refused ones included (docs/usage-logs.md). Lines arrive a few seconds after "
+            "their requests; days older than UsageLogRetentionDays (default 30) are gone."
+        ),
+        errors=(UnexpectedBody, *AUTHENTICATED[:2], NoUsageLogs, *AUTHENTICATED[2:]),
+        etag=False,
+    ),
+    Route(
+        "downloadUsageLog",
+        "GET",
+        "/l/<date>",
+        "Download a day's usage log",
+        "Usage Logs",
+        "A zip (`application/zip`, `<DD-MM-YYYY>.zip`) holding `<DD-MM-YYYY>.jsonl`, one JSON line per "
+        "request, oldest first; a zip too big for a Lambda response is answered as JSON "
+        '`{"url": ..., "expiresInSeconds": 300}` instead, a presigned URL to fetch it from.',
+        description=(
+            "`date` is `DD-MM-YYYY` (UTC days). Each line: `time`, `method`, `route` (the template, "
+            "`/b/{binId}`), the ids in the path (`binId`, `collectionId`, `schemaDocId`, `accessKeyId`), "
+            "`status`, `ip`, `userAgent`, `key` (`master` or the access key's id), `requestId`, `accountId`."
+        ),
+        errors=(InvalidLogDate, UnexpectedBody, *AUTHENTICATED[:2], UsageLogNotFound, *AUTHENTICATED[2:]),
         etag=False,
     ),
 )

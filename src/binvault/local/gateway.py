@@ -21,12 +21,17 @@ import threading
 
 from binvault.local.pool import Pool
 from binvault.local.server import make_server
+from binvault.local.usage_logs import Shipper
 
 
 def main(argv: list[str]) -> int:
     listen_fd, concurrency, ready_fd = (int(value) for value in argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stack's to handle
-    pool = Pool(concurrency)
+    # The environments' usage lines go to the usage-logs function, as the log group's
+    # subscription filter sends them when deployed (binvault.local.usage_logs).
+    shipper = Shipper()
+    shipping, shipper_thread = shipper.start()
+    pool = Pool(concurrency, on_output=shipper.feed)
     pool.start()
     sock = socket.socket(fileno=listen_fd)
     host, port = sock.getsockname()[:2]
@@ -44,6 +49,8 @@ def main(argv: list[str]) -> int:
     finally:
         server.server_close()
         pool.close()
+        shipping.set()
+        shipper_thread.join(10)
     return 0
 
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from binvault.local.events import LocalContext
@@ -36,16 +37,19 @@ START_SECONDS = 60.0
 
 
 class Worker:
-    def __init__(self, handler: str, name: str) -> None:
+    def __init__(self, handler: str, name: str, on_output: Callable[[str], bool] | None = None) -> None:
         self.name = name
         read_end, write_end = os.pipe()
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our module
             [sys.executable, "-m", "binvault.local.worker", handler, str(write_end)],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE if on_output else None,
             pass_fds=(write_end,),
             env={**os.environ, "AWS_LAMBDA_LOG_STREAM_NAME": name},
         )
         os.close(write_end)
+        if on_output is not None:
+            threading.Thread(target=self._tail, args=(on_output,), name=f"{name}-stdout", daemon=True).start()
         self._replies = read_end
         self._buffer = b""
         self.exited = False
@@ -64,6 +68,20 @@ class Worker:
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
+
+    def _tail(self, on_output: Callable[[str], bool]) -> None:
+        """The environment's stdout, line by line, as its log group would receive it: a line
+        ``on_output`` does not take (not a usage line) is printed as before."""
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", errors="replace")
+            try:
+                taken = on_output(line)
+            except Exception:  # never stop reading: a full pipe would block the environment
+                taken = False
+            if not taken:
+                sys.stdout.write(line)
+                sys.stdout.flush()
 
     def ready(self, timeout: float) -> bool:
         return self._line(timeout) == b'{"ready": true}'
@@ -97,9 +115,16 @@ class Worker:
 
 
 class Pool:
-    def __init__(self, size: int, handler: str = HANDLER, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        size: int,
+        handler: str = HANDLER,
+        timeout: float = TIMEOUT_SECONDS,
+        on_output: Callable[[str], bool] | None = None,
+    ) -> None:
         if size < 1:
             raise ValueError("the pool needs at least one execution environment")
+        self.on_output = on_output
         self.size = size
         self.handler = handler
         self.timeout = timeout
@@ -111,7 +136,7 @@ class Pool:
     def _spawn(self) -> Worker:
         with self._lock:
             self._started += 1
-            worker = Worker(self.handler, f"local-{self._started}")
+            worker = Worker(self.handler, f"local-{self._started}", self.on_output)
             self._all.append(worker)
         return worker
 

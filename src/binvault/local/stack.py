@@ -210,6 +210,7 @@ class LocalStack:
     concurrency: int = 0
     replayed: int = 0
     purges_replayed: int = 0
+    usage_logs: Any = None  # the in-process handler's usage-log shipper (the gateway has its own)
 
 
 @contextmanager
@@ -239,6 +240,7 @@ def running(
     from binvault.local.pool import InProcess
     from binvault.local.server import listening_socket, make_server
     from binvault.local.streams import StreamPoller
+    from binvault.local.usage_logs import Shipper, capture_in_process
     from binvault.models.settings import get_settings
 
     moto_fixes.install()
@@ -249,7 +251,7 @@ def running(
     s3.cache_clear()  # type: ignore[attr-defined]
     stop, wake = threading.Event(), threading.Event()
     with contextlib.ExitStack() as cleanup:
-        journal, objects = None, None
+        journal, objects, usage_shipper = None, None, None
         if data_dir is not None:
             cleanup.enter_context(lock_data_dir(data_dir))
             journal = Journal(data_dir)
@@ -302,6 +304,13 @@ def running(
             gateway.wait_ready()
             api_socket.close()  # the gateway's now
         else:
+            # The in-process handler's usage lines go to the usage-logs function, as the
+            # environments' do in the gateway (binvault.local.usage_logs).
+            shipper = usage_shipper = Shipper()
+            cleanup.callback(capture_in_process(shipper))
+            shipping, shipper_thread = shipper.start()
+            cleanup.callback(shipper_thread.join, 10)
+            cleanup.callback(shipping.set)
             api = make_server("127.0.0.1", api_port, InProcess(), sock=api_socket)
             cleanup.callback(api.server_close)
             threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
@@ -332,6 +341,7 @@ def running(
             concurrency=concurrency,
             replayed=replayed,
             purges_replayed=len(pending),
+            usage_logs=usage_shipper,
         )
 
 
@@ -421,6 +431,10 @@ Try it:
   curl -s {url}/b/$ID/versions/count -H "X-Master-Key: $KEY"
   curl -s -X DELETE {url}/b/$ID/versions -H "X-Master-Key: $KEY" -H 'X-Preserve-Latest: true'
   curl -s {url}/b/$ID -H "X-Master-Key: $KEY"
+
+Usage logs (a second or so after the requests; docs/usage-logs.md):
+  curl -s {url}/l -H "X-Master-Key: $KEY"
+  curl -s {url}/l/$(date -u +%d-%m-%Y) -H "X-Master-Key: $KEY" -o usage.zip && unzip -p usage.zip
 """
 
 

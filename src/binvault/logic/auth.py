@@ -11,6 +11,8 @@ import hashlib
 import secrets
 import threading
 import time
+from contextvars import ContextVar
+from typing import NamedTuple
 
 from binvault.dal import accounts
 from binvault.exceptions import AccessKeyForbidden, InvalidAccessKey, InvalidMasterKey, MissingMasterKey
@@ -23,6 +25,27 @@ KEY_BYTES = 32  # 256 bits
 
 _cache: dict[str, tuple[Grant, float]] = {}
 _cache_lock = threading.Lock()
+
+
+class Caller(NamedTuple):
+    """Who the current request is, once its key was found: for the usage log's line."""
+
+    account_id: str
+    key: str  # "master", or the access key's id (never the key or its hash)
+
+
+# Set by authenticate as soon as the key is known, so a request refused after that (403,
+# a quota refusal, a revoked key) is still logged against its account.
+_caller: ContextVar[Caller | None] = ContextVar("binvault_caller", default=None)
+
+
+def caller() -> Caller | None:
+    return _caller.get()
+
+
+def forget_caller() -> None:
+    """A new request: nobody yet (execution environments serve requests one after another)."""
+    _caller.set(None)
 
 
 def new_master_key() -> str:
@@ -85,6 +108,7 @@ def authenticate(credentials: Credentials, permission: str = "read") -> str:
     # a master key's item has no access key id; an access key's has: neither passes for the other
     if grant is None or grant.is_access_key == master:
         raise invalid()
+    _caller.set(Caller(grant.account_id, grant.access_key_id or "master"))
     if permission not in grant.permissions:
         raise AccessKeyForbidden(permission)
     charging = Charging(access_key_id=grant.access_key_id) if grant.is_access_key else Charging(master_hash=key_hash)

@@ -58,6 +58,15 @@ def _float(env: dict[str, str], name: str, default: float, low: float, high: flo
     return value
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
 def _required(env: dict[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -83,6 +92,8 @@ class Settings(NamedTuple):
     max_schema_docs: int = 100
     bucket_name: str = ""
     s3_endpoint_url: str | None = None
+    # Usage logs (logic/usage_logs.py): keep only a source IP's network part (IPv4 /24, IPv6 /48).
+    usage_log_truncate_ip: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -108,6 +119,7 @@ class Settings(NamedTuple):
             # The records bucket (large records, dal/blobs.py); derived like the idempotency table's.
             bucket_name=env.get("BUCKET_NAME", "").strip() or f"{_required(env, 'TABLE_NAME').lower()}-records",
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3", "").strip() or None,
+            usage_log_truncate_ip=_bool(env, "USAGE_LOG_TRUNCATE_IP", False),
         )
 
 
