@@ -59,6 +59,7 @@ from binvault_docs.models import (
     SchemaDocResponse,
     SchemaInput,
     UpdateResponse,
+    VersionList,
 )
 
 TITLE = "binvault"
@@ -501,6 +502,18 @@ QUERY_PARAMETERS: dict[str, Any] = {
         Flag | None,
         Query(alias="meta", description=f"The same as the X-Bin-Meta header. {FLAG_NOTE}"),
     ],
+    "before": Annotated[
+        int | None,
+        Query(
+            alias="before",
+            ge=1,
+            le=999_999_999_999,
+            description=(
+                "List the versions numbered below this one (the previous page's `next`); absent: from the "
+                f"newest. Anything but a number of 1 or more answers 400 `{errors.InvalidVersionCursor.message}`."
+            ),
+        ),
+    ],
 }
 REQUEST_BODIES: dict[str, Any] = {
     "record": Annotated[RecordInput, Body(media_type="application/json")],
@@ -517,6 +530,7 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "readLatest": ReadBody,
     "readVersion": ReadBody,
     "countVersions": CountResponse,
+    "listVersions": VersionList,
     "deleteVersions": DeleteVersionsResponse,
     "deleteBin": DeleteBinResponse,
     "renameBin": RenameResponse,

@@ -175,6 +175,15 @@ def read_bin(bin_id: str) -> Response[str]:
     return respond(bins.read_bin(credentials(), bin_id, "base", meta, path))
 
 
+# Registered before readVersion, whose ``/b/<bin_id>/<version>`` would take ``versions``.
+@route("listVersions")
+def list_versions(bin_id: str) -> Response[str]:
+    bin_id = inputs.bin_id(bin_id)
+    before = inputs.version_cursor(query_flag("before"))
+    no_body()
+    return respond(versions.list_versions(credentials(), bin_id, before))
+
+
 @route("readVersion")
 def read_version(bin_id: str, version: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
