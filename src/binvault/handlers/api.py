@@ -321,6 +321,12 @@ def handle_unmatched(_: Exception) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if str(event.get("path") or "").startswith("/console"):
+        # The web console's static files (handlers/console.py): imported and read only here.
+        from binvault.handlers import console
+
+        if console.is_console(event["path"]):
+            return console.answer(event)
     # Every DynamoDB attempt must end before the invocation would: past that, 503 at once.
     with invocation_deadline(context):
         return app.resolve(event, context)
