@@ -92,10 +92,10 @@ class Console:
         self.open()
         self.page.get_by_label("Master key", exact=True).fill(key or self.stack.key)
         self.page.get_by_role("button", name="Sign in", exact=True).click()
-        self.page.get_by_role("heading", name="Bins", level=1).wait_for()
+        self.heading("Bins")
 
     def heading(self, name: str) -> None:
-        self.page.get_by_role("heading", name=name, level=1).wait_for()
+        self.page.get_by_role("heading", name=name, level=1, exact=True).wait_for()
 
     def says(self, text: str) -> None:
         """The status line shows ``text`` (waits for it, bounded)."""

@@ -21,7 +21,10 @@ function showError(error) {
   statusBanner.replaceChildren();
 }
 
+let statusSetAt = 0;
+
 function showStatus(message) {
+  statusSetAt = Date.now();
   statusBanner.replaceChildren(h("p", { text: message }));
   errorBanner.replaceChildren();
 }
@@ -1092,7 +1095,9 @@ async function route() {
 }
 
 window.addEventListener("hashchange", () => {
+  // A message says what the last action did: it stays across the navigation that action made.
   errorBanner.replaceChildren();
+  if (Date.now() - statusSetAt > 1000) statusBanner.replaceChildren();
   route();
 });
 route();
