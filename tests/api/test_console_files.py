@@ -50,7 +50,13 @@ def test_the_bare_path_redirects_to_the_directory(anonymous: Api) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/console/nope.js", "/console/../handlers/api.py", "/console/%2e%2e/exceptions.py", "/console/sub/app.js", "/console/.."],
+    [
+        "/console/nope.js",
+        "/console/../handlers/api.py",
+        "/console/%2e%2e/exceptions.py",
+        "/console/sub/app.js",
+        "/console/..",
+    ],
 )
 def test_only_the_console_files_are_served(anonymous: Api, path: str) -> None:
     reply = anonymous("GET", path)
@@ -70,7 +76,15 @@ def test_no_inline_script_style_or_html_sink_ships() -> None:
     assert re.findall(r"<[^>]*\s(?:style|on\w+)=", html) == [] and "<style" not in html
     for script in CONSOLE.glob("*.js"):
         source = script.read_text(encoding="utf-8")
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "localStorage",
+        ):
             code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
             assert sink not in code, f"{script.name} uses {sink}"
 

@@ -69,7 +69,7 @@ def test_sign_in_create_version_diff_restore_and_delete_versions(console: Consol
     page.get_by_role("button", name="Diff").click()
     page.get_by_role("heading", name="Diff: version 1 to version 3").wait_for()
     changes = page.locator("ul.changes li").all_inner_texts()
-    assert changes == ['$.size changed from 1 to 3', '$.theme changed from "light" to "dark"']
+    assert changes == ["$.size changed from 1 to 3", '$.theme changed from "light" to "dark"']
     diff = page.locator("pre.diff").inner_text()
     assert '-   "size": 1,' in diff and '+   "size": 3,' in diff
     console.axe("diff")
@@ -144,7 +144,9 @@ def test_a_concurrent_edit_answers_412_and_offers_a_reload(console: Console, con
     console.open(f"#/bin/{bin_id}")
     console.heading("Bin shared")
     # When someone else saves first
-    other = console_stack.request("PUT", f"/b/{bin_id}", {"owner": "someone else"}, headers={"X-Bin-Versioning": "true"})
+    other = console_stack.request(
+        "PUT", f"/b/{bin_id}", {"owner": "someone else"}, headers={"X-Bin-Versioning": "true"}
+    )
     assert other.status == 200
     _edit(console, {"owner": "console, too late"})
     console.page.get_by_role("button", name="Save new version").click()
@@ -222,9 +224,9 @@ def test_parse_errors_and_schema_doc_errors_show_inline(console: Console, consol
     page.get_by_role("button", name="Detach schema doc from persons").click()
     console.says("Schema doc detached.")
     listed = console_stack.request("GET", "/c").body
-    assert [(c["collectionMeta"]["name"], c["schemaDocId"]) for c in listed if c["collectionMeta"]["name"] == "persons"] == [
-        ("persons", None)
-    ]
+    assert [
+        (c["collectionMeta"]["name"], c["schemaDocId"]) for c in listed if c["collectionMeta"]["name"] == "persons"
+    ] == [("persons", None)]
 
 
 def test_access_keys_created_shown_once_listed_and_deleted(console: Console, console_stack: Stack) -> None:
