@@ -14,7 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delete_versions, leases, listing, load, plots, report, round_trips, storage, throughput
+from bench import (
+    cold_start,
+    delete_versions,
+    leases,
+    listing,
+    load,
+    plots,
+    report,
+    round_trips,
+    storage,
+    throughput,
+    version_list,
+)
 from bench.common import RESULTS, bench_stack, load_average, machine_info, write_json
 
 
@@ -39,6 +51,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "round_trips", lambda: round_trips.run(quick))
     _phase(results, "quota_leases", lambda: leases.run(quick))
     _phase(results, "listing", lambda: listing.run(quick))
+    _phase(results, "version_list", lambda: version_list.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
         with bench_stack(Path(scratch)) as stack:
@@ -59,6 +72,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     (out / "quota_leases.md").write_text(leases.markdown(results["quota_leases"]))
     write_json(out / "listing.json", results["listing"])
     (out / "listing.md").write_text(listing.markdown(results["listing"]))
+    write_json(out / "version_list.json", results["version_list"])
+    (out / "version_list.md").write_text(version_list.markdown(results["version_list"]))
     write_json(out / "cold_start.json", results["cold_start"])
     (out / "cold_start.md").write_text(cold_start.markdown(results["cold_start"]))
     write_json(out / "results.json", results)
@@ -81,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     print(load.markdown(results["load"]))
     print(leases.markdown(results["quota_leases"]))
     print(listing.markdown(results["listing"]))
+    print(version_list.markdown(results["version_list"]))
     print(throughput.markdown(results["throughput"]))
     print(
         f"results: {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}/ "
