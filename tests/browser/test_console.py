@@ -124,6 +124,7 @@ def test_names_and_records_render_as_text(console: Console, console_stack: Stack
     # Then the listing and the bin page show them as text, and nothing runs (no dialog: conftest)
     page.get_by_role("link", name=XSS_NAME).first.wait_for()
     assert page.locator("main img").count() == 0
+    console.screenshot("bins")
     page.get_by_role("link", name=XSS_NAME).first.click()
     console.heading(f"Bin {XSS_NAME}")
     assert json.loads(page.get_by_label("Record (JSON)", exact=True).input_value()) == record
