@@ -338,3 +338,26 @@ def test_the_page_runs_under_its_csp(console: Console, console_stack: Stack) -> 
         })"""
     )
     assert ran == "blocked"
+
+
+def test_bins_are_listed_by_collection_with_paging(console: Console, console_stack: Stack) -> None:
+    # Given a collection with 12 bins (the API lists 10 a page)
+    made = console_stack.request("POST", "/c", headers={"X-Collection-Name": "paged"})
+    collection = made.body["record"]
+    names = [f"bin {n:02d}" for n in range(12)]
+    for name in names:
+        _create_bin(console_stack, {"n": name}, **{"X-Bin-Name": name, "X-Collection-Id": collection})
+    console.sign_in()
+    page = console.page
+    # When the collection is chosen, its newest 10 show; Next page shows the other 2
+    page.get_by_label("Collection", exact=True).select_option(label="paged")
+    page.get_by_role("link", name="bin 11").wait_for()
+    assert page.locator("tbody tr").count() == 10
+    page.get_by_role("button", name="Next page").click()
+    page.get_by_role("link", name="bin 00").wait_for()
+    assert page.locator("tbody td a").all_inner_texts() == ["bin 01", "bin 00"]
+    assert page.get_by_role("button", name="Next page").is_disabled()
+    console.axe("bins, second page")
+    page.get_by_role("button", name="Previous page").click()
+    page.get_by_role("link", name="bin 11").wait_for()
+    assert page.get_by_role("button", name="Previous page").is_disabled()
