@@ -14,7 +14,7 @@ BINVAULT_DATA ?= $(CURDIR)/.binvault
 BINVAULT_CONCURRENCY ?= 4
 ARGS ?= --help
 
-.PHONY: run run-memory reset admin test unit api integration e2e browser lint transform format bench soak openapi invoke \
+.PHONY: run run-memory reset admin test unit api integration e2e browser screenshots lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
@@ -50,6 +50,10 @@ api: $(STAMP)  ## the handler on moto's in-process DynamoDB (no network)
 browser: $(STAMP)  ## the web console in Chromium (Playwright) against the local stack, axe-core on every page
 	bash scripts/browser.sh
 	$(BIN)/python -m pytest tests/browser
+
+screenshots: $(STAMP)  ## the browser tests, writing their screenshots of the console to docs/console/
+	bash scripts/browser.sh
+	BINVAULT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser
 
 integration: $(STAMP)  ## the local stack over loopback HTTP: contract fuzzing, durability, the short soak
 	$(BIN)/python -m pytest tests/integration

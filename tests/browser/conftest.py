@@ -22,7 +22,9 @@ from tests.support.stack import Stack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "console"
+# `make screenshots` (BINVAULT_SCREENSHOTS=1) refreshes docs/console/; otherwise the tests still
+# take them, into pytest's temporary directory, so `make test` leaves the work tree as it was.
+DOCS_SCREENSHOTS = ROOT / "docs" / "console"
 CHROMIUM = os.environ.get("BINVAULT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -70,8 +72,9 @@ def browser() -> Iterator[Any]:
 class Console:
     """One browser tab on the console, with its findings."""
 
-    def __init__(self, page: Any, stack: Stack) -> None:
+    def __init__(self, page: Any, stack: Stack, screenshots: Path) -> None:
         self.page = page
+        self.screenshots = screenshots
         self.stack = stack
         self.url = f"{stack.api_url}/console/"
         self.dialogs: list[str] = []
@@ -120,14 +123,17 @@ class Console:
         return bad
 
     def screenshot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        shot = self.screenshots / f"{name}.png"
+        self.page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 0
 
 
 @pytest.fixture
-def console(browser: Any, console_stack: Stack) -> Iterator[Console]:
+def console(browser: Any, console_stack: Stack, tmp_path: Path) -> Iterator[Console]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
-    tab = Console(context.new_page(), console_stack)
+    screenshots = DOCS_SCREENSHOTS if os.environ.get("BINVAULT_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+    tab = Console(context.new_page(), console_stack, screenshots)
     try:
         yield tab
     finally:
