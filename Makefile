@@ -20,7 +20,7 @@ ARGS ?= --help
 TEST_WORKERS ?= auto
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: run run-memory reset admin test check unit api integration e2e lint transform format bench soak openapi invoke \
+.PHONY: run run-memory reset admin test check unit api integration e2e browser screenshots lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction build-UsageLogsFunction
 
 $(STAMP): requirements-dev.txt src/requirements.txt
@@ -42,8 +42,9 @@ reset: $(STAMP)  ## wipe the local data ($(BINVAULT_DATA)); refused while `make 
 admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='create-account --requests 1000'
 	BINVAULT_DATA=$(BINVAULT_DATA) DYNAMODB_PORT=$(DYNAMODB_PORT) $(BIN)/python -m binvault.local.admin $(ARGS)
 
-test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact; not the long soak) with the coverage floor
+test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact, the console in Chromium; not the long soak) with the coverage floor
 	$(BIN)/cfn-lint template.yaml
+	bash scripts/browser.sh
 	$(BIN)/python -m pytest $(PARALLEL) --cov --cov-report=term --cov-fail-under=90 tests
 
 check: lint  ## the inner loop: make lint, then the unit and api tests in parallel (about 3 minutes on 2 cores)
@@ -54,6 +55,14 @@ unit: $(STAMP)  ## unit tests only: no moto, no handler call (seconds)
 
 api: $(STAMP)  ## the handler on moto's in-process DynamoDB (no network)
 	$(BIN)/python -m pytest $(PARALLEL) tests/api
+
+browser: $(STAMP)  ## the web console in Chromium (Playwright) against the local stack, axe-core on every page
+	bash scripts/browser.sh
+	$(BIN)/python -m pytest tests/browser
+
+screenshots: $(STAMP)  ## the browser tests, writing their screenshots of the console to docs/console/
+	bash scripts/browser.sh
+	BINVAULT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser
 
 integration: $(STAMP)  ## the local stack over loopback HTTP: contract fuzzing, durability, the short soak
 	$(BIN)/python -m pytest $(PARALLEL) tests/integration

@@ -28,6 +28,7 @@ from bench import (
     throughput,
     usage_logs,
     validation,
+    version_list,
 )
 from bench.common import RESULTS, bench_stack, load_average, machine_info, write_json
 
@@ -55,6 +56,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "validation", lambda: validation.run(quick))
     _phase(results, "usage_logs", lambda: usage_logs.run(quick))
+    _phase(results, "version_list", lambda: version_list.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
     _phase(results, "imports", lambda: imports.run(quick))  # its own child processes
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
@@ -80,6 +82,8 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     (out / "validation.md").write_text(validation.markdown(results["validation"]))
     write_json(out / "usage_logs.json", results["usage_logs"])
     (out / "usage_logs.md").write_text(usage_logs.markdown(results["usage_logs"]))
+    write_json(out / "version_list.json", results["version_list"])
+    (out / "version_list.md").write_text(version_list.markdown(results["version_list"]))
     write_json(out / "cold_start.json", results["cold_start"])
     (out / "cold_start.md").write_text(cold_start.markdown(results["cold_start"]))
     write_json(out / "imports.json", results["imports"])
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print(leases.markdown(results["quota_leases"]))
     print(listing.markdown(results["listing"]))
     print(usage_logs.markdown(results["usage_logs"]))
+    print(version_list.markdown(results["version_list"]))
     print(throughput.markdown(results["throughput"]))
     print(imports.markdown(results["imports"]))
     print(

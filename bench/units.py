@@ -219,7 +219,11 @@ class Meter:
         if operation == "GetItem":
             call.rcu = read_units(item_size(parsed.get("Item")), consistent)
         elif operation == "Query":
-            read = [before["sizes"].get((i["pk"]["S"], i["sk"]["S"]), item_size(i)) for i in parsed.get("Items", [])]
+            items = parsed.get("Items", [])
+            if all("pk" in i and "sk" in i for i in items):
+                read = [before["sizes"].get((i["pk"]["S"], i["sk"]["S"]), item_size(i)) for i in items]
+            else:  # a projection without the keys: the same query's first items, in its order
+                read = list(before["sizes"].values())[: len(items)]
             call.rcu = read_units(sum(read), consistent)
         elif operation in ("UpdateItem", "PutItem"):
             table = params["TableName"]

@@ -43,6 +43,12 @@ class InvalidVersion(BadRequest):
     message = "Invalid Bin Version provided"
 
 
+class InvalidVersionCursor(BadRequest):
+    """``GET /b/{id}/versions?before=``: the next page's cursor is a version number."""
+
+    message = "before must be a version number of 1 or more"
+
+
 class MissingContentType(BadRequest):
     message = "You need to pass Content-Type set to application/json"
 

@@ -165,6 +165,32 @@ class CountResponse(_Body):
     metadata: CountMetadata
 
 
+class ListedVersion(_Body):
+    version: Annotated[int, Field(ge=1)]
+    createdAt: Timestamp
+    storedBytes: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            description=(
+                "The size of the version's stored form in bytes (compressed when that is smaller); `null` "
+                "for a large record stored before binvault kept its size."
+            ),
+        ),
+    ]
+
+
+class VersionList(_Body):
+    """binvault extension: a page of a bin's versions, newest first."""
+
+    metadata: CountMetadata
+    versions: Annotated[list[ListedVersion], Field(max_length=100)]
+    next: Annotated[
+        int | None,
+        Field(ge=2, description="`?before=` for the next page (the last version listed); `null` on the last page."),
+    ]
+
+
 class DeletedMetadata(_Body):
     id: BinId
     versionsDeleted: Annotated[

@@ -61,6 +61,7 @@ from binvault_docs.models import (
     UpdateResponse,
     UsageLogDays,
     UsageLogUrl,
+    VersionList,
 )
 
 TITLE = "binvault"
@@ -516,6 +517,18 @@ QUERY_PARAMETERS: dict[str, Any] = {
         Flag | None,
         Query(alias="meta", description=f"The same as the X-Bin-Meta header. {FLAG_NOTE}"),
     ],
+    "before": Annotated[
+        int | None,
+        Query(
+            alias="before",
+            ge=1,
+            le=999_999_999_999,
+            description=(
+                "List the versions numbered below this one (the previous page's `next`); absent: from the "
+                f"newest. Anything but a number of 1 or more answers 400 `{errors.InvalidVersionCursor.message}`."
+            ),
+        ),
+    ],
 }
 REQUEST_BODIES: dict[str, Any] = {
     "record": Annotated[RecordInput, Body(media_type="application/json")],
@@ -532,6 +545,7 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "readLatest": ReadBody,
     "readVersion": ReadBody,
     "countVersions": CountResponse,
+    "listVersions": VersionList,
     "deleteVersions": DeleteVersionsResponse,
     "deleteBin": DeleteBinResponse,
     "renameBin": RenameResponse,

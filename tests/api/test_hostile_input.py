@@ -138,7 +138,9 @@ def _cases() -> list[Case]:
         ("fullwidth", "\uff11"),
         ("uppercase-latest", "LATEST"),
         ("latest-nul", "latest%00"),
-        ("versions", "versions"),
+        # /b/{id}/versions is the version list (test_list_versions.py); other spellings are not
+        ("versions-uppercase", "VERSIONS"),
+        ("version-singular", "version"),
     ]:
         cases.append(Case(f"version-{label}", "GET", f"/b/{ID}/{version}", 400, BAD_VERSION))
     for label, version in [("zero", "0"), ("beyond-count", "3"), ("12-digits", "9" * 12)]:

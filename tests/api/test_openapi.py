@@ -36,6 +36,7 @@ CONTRACT_ROUTES = {
     ("GET", f"{BIN}/latest"),
     ("GET", f"{BIN}/{{version}}"),
     ("GET", f"{BIN}/versions/count"),
+    ("GET", f"{BIN}/versions"),  # issue 22: the version list (a binvault extension)
     ("DELETE", BIN),
     ("DELETE", f"{BIN}/versions"),
     # issue 14: JSONBin's meta routes and Access Keys API
@@ -142,6 +143,10 @@ EXPECTED: dict[tuple[str, str], dict[int, list[str]]] = {
         404: [errors.BinNotFound.message, errors.VersionNotFound.message],
     },
     ("GET", f"{BIN}/versions/count"): {400: [errors.InvalidBinId.message, NO_BODY], **named_bin("read")},
+    ("GET", f"{BIN}/versions"): {
+        400: [errors.InvalidBinId.message, "before must be a version number of 1 or more", NO_BODY],
+        **named_bin("read"),
+    },
     ("DELETE", BIN): {400: [errors.InvalidBinId.message, NO_BODY, IF_MATCH], **named_bin("delete"), **STALE},
     ("DELETE", f"{BIN}/versions"): {
         400: [errors.InvalidBinId.message, "X-Preserve-Latest must be true or false", NO_BODY, IF_MATCH],

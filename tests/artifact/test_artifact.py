@@ -85,6 +85,8 @@ def test_the_artifact_holds_the_code_and_no_sdk_no_tests(sam_build: dict[str, di
     assert not top & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil"}, top
     assert "binvault/handlers/api.py" in files and "binvault/handlers/purge.py" in files
     assert "binvault/handlers/usage_logs.py" in files
+    # the web console's static files ship with the API (handlers/console.py serves them)
+    assert {"binvault/console/index.html", "binvault/console/app.js", "binvault/console/console.css"} <= set(files)
 
 
 def test_the_artifact_ships_unchecked_python313_bytecode_for_every_module(sam_build: dict[str, dict[str, str]]) -> None:

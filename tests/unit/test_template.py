@@ -195,15 +195,17 @@ def test_the_purge_is_granted_exactly_what_its_code_calls() -> None:
     }
 
 
-def test_the_api_cannot_scan_query_or_batch() -> None:
-    # The request path reads and writes single items; listing a table is the purge's business
+def test_the_api_cannot_scan_or_batch() -> None:
+    # The request path reads and writes single items, and pages through one partition with a
+    # Query (a bin's versions, a listing); scanning or batch-deleting a table is the purge's business
     actions = {a for s in _statements(FUNCTIONS["ApiFunction"]) for a in _as_list(s["Action"])}
-    assert not actions & {
-        "dynamodb:Scan",
-        "dynamodb:Query",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:DeleteTable",
-    }
+    assert not actions & {"dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable"}
+    queried = {str(s["Resource"]) for s in _statements(FUNCTIONS["ApiFunction"]) if "dynamodb:Query" in s["Action"]}
+    assert queried == {str({"GetAtt": "BinsTable.Arn"})}
+    # every Query of the request path names one partition (pk = :pk), never a whole table
+    for module in ("bins.py", "listing.py"):
+        source = (ROOT / "src" / "binvault" / "dal" / module).read_text()
+        assert 1 <= source.count("dynamodb().query") <= source.count('"pk = :pk')
 
 
 def test_the_purge_cannot_write_records() -> None:

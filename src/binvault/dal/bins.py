@@ -30,6 +30,7 @@ from typing import Any
 from binvault.dal import keys, records
 from binvault.dal.client import (
     TRANSIENT_CANCELLATION_REASONS,
+    call_or_unavailable,
     cancellation_codes,
     dynamodb,
     error_code,
@@ -39,7 +40,7 @@ from binvault.dal.client import (
     transient_faults_as_unavailable,
 )
 from binvault.exceptions import CompanionConditionFailed, ServiceUnavailable, StaleWrite, WriteConflict
-from binvault.models.bins import Bin, StoredRecord, Version
+from binvault.models.bins import Bin, StoredRecord, Version, VersionSummary
 
 _REV_MATCHES = "rev = :rev"
 WRITE_SLOTS = 16
@@ -118,6 +119,39 @@ def get_version(bin_id: str, generation: int, number: int) -> Version | None:
         created_at=item["createdAt"]["S"],
         record=records.from_item(item),
     )
+
+
+def version_page(bin_id: str, generation: int, below: int, limit: int) -> list[VersionSummary]:
+    """Up to ``limit`` versions of ``generation`` numbered below ``below``, newest first: one
+    Query of the bin's partition (a key range: other generations, the base item and record
+    items are outside it). Fewer when the page reached DynamoDB's 1 MB a Query; the caller
+    pages on from the last one."""
+    if below <= 1:
+        return []
+    response = call_or_unavailable(
+        dynamodb().query,
+        TableName=table(),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.bin_pk(bin_id)},
+            ":low": {"S": keys.version_sk(generation, 1)},
+            ":high": {"S": keys.version_sk(generation, below - 1)},
+        },
+        # The record is read only to tell its size (the read costs the whole item anyway).
+        ProjectionExpression="#version, createdAt, #record, #blob, storedBytes",
+        ExpressionAttributeNames={"#version": "version", "#record": "record", "#blob": "blob"},
+        ScanIndexForward=False,
+        Limit=limit,
+        ConsistentRead=True,
+    )
+    return [
+        VersionSummary(
+            number=int(item["version"]["N"]),
+            created_at=item["createdAt"]["S"],
+            stored_bytes=records.stored_size(records.from_item(item)),
+        )
+        for item in response.get("Items", [])
+    ]
 
 
 @contextmanager

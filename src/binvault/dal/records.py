@@ -61,8 +61,9 @@ def store(record: Any, bin_id: str) -> StoredRecord:
     from binvault.dal import blobs
 
     key = keys.blob_key(bin_id, stored.record_id)
-    blobs.put(key, attribute["B"] if "B" in attribute else zlib.compress(attribute["S"].encode("utf-8"), 6))
-    return StoredRecord(None, blob=key, record_id=stored.record_id)
+    data = attribute["B"] if "B" in attribute else zlib.compress(attribute["S"].encode("utf-8"), 6)
+    blobs.put(key, data)
+    return StoredRecord(None, blob=key, record_id=stored.record_id, blob_bytes=len(data))
 
 
 def load(stored: StoredRecord) -> Any:
@@ -80,7 +81,9 @@ def load(stored: StoredRecord) -> Any:
 def holder_attributes(stored: StoredRecord) -> dict[str, Any]:
     """The attribute an item holding ``stored`` carries: ``record`` or ``blob``."""
     if stored.blob is not None:
-        return {"blob": {"S": stored.blob}}
+        # Its size too, for the version list (which never reads S3).
+        size = {} if stored.blob_bytes is None else {"storedBytes": {"N": str(stored.blob_bytes)}}
+        return {"blob": {"S": stored.blob}, **size}
     assert stored.attribute is not None
     return {"record": stored.attribute}
 
@@ -88,8 +91,14 @@ def holder_attributes(stored: StoredRecord) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> StoredRecord:
     """The record an item holds (a version item or a record item)."""
     if "blob" in item:
-        return StoredRecord(None, blob=item["blob"]["S"])
+        size = int(item["storedBytes"]["N"]) if "storedBytes" in item else None
+        return StoredRecord(None, blob=item["blob"]["S"], blob_bytes=size)
     return StoredRecord(item["record"])
+
+
+def stored_size(stored: StoredRecord) -> int | None:
+    """The bytes a record takes as stored: its attribute, or its S3 object (None: unknown)."""
+    return stored.blob_bytes if stored.blob is not None else stored.stored_bytes
 
 
 def fits_base(stored: StoredRecord) -> bool:

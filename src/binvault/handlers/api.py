@@ -184,6 +184,15 @@ def read_bin(bin_id: str) -> Response[str]:
     return respond(bins.read_bin(credentials(), bin_id, "base", meta, path))
 
 
+# Registered before readVersion, whose ``/b/<bin_id>/<version>`` would take ``versions``.
+@route("listVersions")
+def list_versions(bin_id: str) -> Response[str]:
+    bin_id = inputs.bin_id(bin_id)
+    before = inputs.version_cursor(query_flag("before"))
+    no_body()
+    return respond(versions.list_versions(credentials(), bin_id, before))
+
+
 @route("readVersion")
 def read_version(bin_id: str, version: str) -> Response[str]:
     bin_id = inputs.bin_id(bin_id)
@@ -321,6 +330,12 @@ def handle_unmatched(_: Exception) -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if str(event.get("path") or "").startswith("/console"):
+        # The web console's static files (handlers/console.py): imported and read only here.
+        from binvault.handlers import console
+
+        if console.is_console(event["path"]):
+            return console.answer(event)
     # Every DynamoDB attempt must end before the invocation would: past that, 503 at once.
     auth.forget_caller()
     _created.set(None)

@@ -59,6 +59,7 @@ from binvault.exceptions import (
     InvalidSchemaDocName,
     InvalidSortOrder,
     InvalidVersion,
+    InvalidVersionCursor,
     MissingAccessKeyName,
     MissingBinNameToRename,
     MissingBinPrivacy,
@@ -313,6 +314,27 @@ ROUTES: tuple[Route, ...] = (
         query=("meta",),
         errors=(InvalidBinId, *READ, *with_access_key("read"), BinNotFound),
         served_by="readVersion",
+        access="read",
+    ),
+    Route(
+        "listVersions",
+        "GET",
+        "/b/<bin_id>/versions",
+        "List the versions",
+        "Versions",
+        "Up to 100 versions (number, time, stored size; never the record), newest first.",
+        description=(
+            "**binvault extension** (JSONBin has no such route). `versions` lists the bin's versions "
+            "newest first, each with `version`, `createdAt` and `storedBytes` (the size of its stored form, "
+            "compressed when that is smaller; `null` for a large record stored before binvault kept it). "
+            "`next` is the `before` of the next page, `null` on the last one: `?before=n` lists the "
+            "versions below `n`. The base record (version 0) is `GET /b/{binId}`. Costs one request "
+            "of the quota a page, like any read."
+        ),
+        key="optional",
+        headers=("X-Access-Key",),
+        query=("before",),
+        errors=(InvalidBinId, InvalidVersionCursor, UnexpectedBody, *with_access_key("read"), BinNotFound),
         access="read",
     ),
     Route(

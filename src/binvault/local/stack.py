@@ -411,6 +411,7 @@ def banner(stack: LocalStack) -> str:
     return f"""
 binvault is running (Ctrl-C stops everything)
   API        {url}  ({workers})
+  console    {url}/console/  (sign in with the demo key; the web console, same origin as the API)
   DynamoDB   {stack.dynamodb_url}  (embedded, table {os.environ["TABLE_NAME"]}; S3 too, for large records)
   data       {data}
   demo key   {key}

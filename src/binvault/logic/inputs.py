@@ -23,6 +23,7 @@ from binvault.exceptions import (
     InvalidIfMatch,
     InvalidJson,
     InvalidVersion,
+    InvalidVersionCursor,
     MissingBinNameToRename,
     MissingBinPrivacy,
     MissingContentType,
@@ -55,6 +56,16 @@ def version_number(raw: str) -> int | None:
         return None
     if not _VERSION.fullmatch(raw):
         raise InvalidVersion()
+    return int(raw)
+
+
+def version_cursor(raw: str | None) -> int | None:
+    """``?before=`` of the version list: absent -> None (the newest first); a version
+    number of 1 or more -> that number; anything else (repeated with other values too) -> 400."""
+    if raw is None:
+        return None
+    if not _VERSION.fullmatch(raw) or int(raw) < 1:
+        raise InvalidVersionCursor()
     return int(raw)
 
 

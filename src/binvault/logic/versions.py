@@ -40,10 +40,31 @@ from __future__ import annotations
 
 from binvault.dal import bins
 from binvault.exceptions import StaleWrite
-from binvault.logic.bins import Key, authorize_write, with_fresh_state
+from binvault.logic.bins import Key, authorize_read, authorize_write, with_fresh_state
 from binvault.models.bins import Bin, Outcome, Version, etag_for
 
 DELETED_MESSAGE = "Versions for the Bin are deleted successfully"
+# Versions a page of ``GET /b/{id}/versions`` lists (fewer when they pass DynamoDB's 1 MB).
+VERSIONS_PAGE_SIZE = 100
+
+
+def list_versions(key: Key, bin_id: str, before: int | None) -> Outcome:
+    """A page of the bin's versions, newest first (a binvault extension): the versions
+    numbered below ``before`` (all of them when None). Authenticated, charged and readable
+    as ``GET /b/{id}/versions/count`` is; one Query a page after the base read, none when the
+    bin has no version below ``before``. ``next`` is the ``before`` of the next page (None at
+    the end). The page is the versions as the base read found them: one appended since is
+    on the next first page, a cut-over since leaves this page as it was before it."""
+    base = authorize_read(key, bin_id)
+    below = base.version_count + 1 if before is None else min(before, base.version_count + 1)
+    page = bins.version_page(base.id, base.generation, below, VERSIONS_PAGE_SIZE)
+    listed = [
+        {"version": version.number, "createdAt": version.created_at, "storedBytes": version.stored_bytes}
+        for version in page
+    ]
+    last = page[-1].number if page else 1
+    metadata = {"id": base.id, "versionCount": base.version_count, "private": base.private}
+    return Outcome({"metadata": metadata, "versions": listed, "next": last if last > 1 else None}, base.etag)
 
 
 def delete_versions(key: Key, bin_id: str, preserve_latest: bool, if_match: list[str] | None) -> Outcome:

@@ -37,6 +37,7 @@ class StoredRecord:
     attribute: dict[str, Any] | None
     blob: str | None = None
     record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    blob_bytes: int | None = None  # the S3 object's size (None: unknown, written before it was kept)
 
     @property
     def stored_bytes(self) -> int:
@@ -63,6 +64,16 @@ class Bin(NamedTuple):
     @property
     def etag(self) -> str:
         return etag_for(self.id, self.rev)
+
+
+class VersionSummary(NamedTuple):
+    """One version as the version list shows it: never its record. ``stored_bytes`` is the
+    size of its stored (compressed when smaller) form; None for an S3 record written before
+    binvault kept that size."""
+
+    number: int
+    created_at: str
+    stored_bytes: int | None
 
 
 class Version(NamedTuple):
