@@ -207,11 +207,12 @@ def _idempotent_transactions() -> None:
             while _tokens and now - next(iter(_tokens.values()))[1] >= TOKEN_SECONDS:
                 del _tokens[next(iter(_tokens))]
             seen = _tokens.get(token)
-            if seen is not None:
+            if seen is not None and now - seen[1] < TOKEN_SECONDS:
                 if seen[0] != request:
                     raise IdempotentParameterMismatch()
                 return seen[2]  # applied already: the first attempt's answer, nothing applied
             result = original(self)
+            _tokens.pop(token, None)  # a new window: the token goes last, with the newest
             _tokens[token] = (request, now, result)
             return result
 
