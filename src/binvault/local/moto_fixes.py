@@ -201,7 +201,9 @@ def _idempotent_transactions() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        request = json.dumps({k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True)
+        request = json.dumps(
+            {k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True, default=repr
+        )
         with _lock:
             now = _token_clock()
             while _tokens and now - next(iter(_tokens.values()))[1] >= TOKEN_SECONDS:
