@@ -14,7 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delete_versions, leases, listing, load, plots, report, round_trips, storage, throughput
+from bench import (
+    cold_start,
+    delete_versions,
+    leases,
+    listing,
+    load,
+    plots,
+    quota_scale,
+    report,
+    round_trips,
+    storage,
+    throughput,
+)
 from bench.common import RESULTS, bench_stack, load_average, machine_info, write_json
 
 
@@ -38,6 +50,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "storage", lambda: storage.run(quick))
     _phase(results, "round_trips", lambda: round_trips.run(quick))
     _phase(results, "quota_leases", lambda: leases.run(quick))
+    _phase(results, "quota_scale", lambda: quota_scale.run(quick))
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "cold_start", lambda: cold_start.run(quick))  # its own in-memory stack
     with tempfile.TemporaryDirectory(prefix="binvault-bench-") as scratch:
@@ -57,6 +70,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     write_json(out / "round_trips.json", results["round_trips"])
     (out / "round_trips.md").write_text(round_trips.markdown(results["round_trips"]))
     (out / "quota_leases.md").write_text(leases.markdown(results["quota_leases"]))
+    quota_scale.write(results["quota_scale"], out)
     write_json(out / "listing.json", results["listing"])
     (out / "listing.md").write_text(listing.markdown(results["listing"]))
     write_json(out / "cold_start.json", results["cold_start"])
@@ -80,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(round_trips.markdown(results["round_trips"]))
     print(load.markdown(results["load"]))
     print(leases.markdown(results["quota_leases"]))
+    print(quota_scale.markdown(results["quota_scale"]))
     print(listing.markdown(results["listing"]))
     print(throughput.markdown(results["throughput"]))
     print(
