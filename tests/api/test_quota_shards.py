@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -359,3 +360,37 @@ class TestClientRequestToken:
             ddb.transact_write_items(TransactItems=[put], ClientRequestToken="e" * 36)
         ddb.put_item(TableName=TABLE, Item=item)
         ddb.transact_write_items(TransactItems=[put], ClientRequestToken="e" * 36)
+
+
+def test_the_local_stacks_dynamodb_honours_client_request_tokens() -> None:
+    """The same emulation behind binvault's own DynamoDB server (``make run``), over HTTP."""
+    import boto3
+
+    from binvault.local import moto_fixes
+    from binvault.local.dynamodb_server import DynamoDBServer, moto_app
+    from binvault.local.template_tables import create_table
+    from tests.support.stack import free_port
+
+    moto_fixes.install()
+    server = DynamoDBServer("127.0.0.1", free_port(), moto_app())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        table = "binvault-tokens-" + uuid.uuid4().hex[:8]
+        create_table(client, "BinsTable", table)
+        key = {"pk": {"S": "T#http"}, "sk": {"S": "T"}}
+        add = {"Update": {"TableName": table, "Key": key, "UpdateExpression": "ADD n :one"}}
+        add["Update"]["ExpressionAttributeValues"] = {":one": {"N": "1"}}
+        for _ in range(3):  # a first attempt and two retries of it
+            client.transact_write_items(TransactItems=[add], ClientRequestToken="f" * 36)
+        assert client.get_item(TableName=table, Key=key)["Item"]["n"] == {"N": "1"}
+    finally:
+        server.shutdown()
+        server.server_close()
