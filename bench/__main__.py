@@ -22,6 +22,7 @@ from bench import (
     listing,
     load,
     plots,
+    quota_scale,
     report,
     round_trips,
     storage,
@@ -53,6 +54,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     _phase(results, "storage", lambda: storage.run(quick))
     _phase(results, "round_trips", lambda: round_trips.run(quick))
     _phase(results, "quota_leases", lambda: leases.run(quick))
+    _phase(results, "quota_scale", lambda: quota_scale.run(quick))
     _phase(results, "listing", lambda: listing.run(quick))
     _phase(results, "validation", lambda: validation.run(quick))
     _phase(results, "usage_logs", lambda: usage_logs.run(quick))
@@ -76,6 +78,7 @@ def run(quick: bool, out: Path) -> dict[str, Any]:
     write_json(out / "round_trips.json", results["round_trips"])
     (out / "round_trips.md").write_text(round_trips.markdown(results["round_trips"]))
     (out / "quota_leases.md").write_text(leases.markdown(results["quota_leases"]))
+    quota_scale.write(results["quota_scale"], out)
     write_json(out / "listing.json", results["listing"])
     (out / "listing.md").write_text(listing.markdown(results["listing"]))
     write_json(out / "validation.json", results["validation"])
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(round_trips.markdown(results["round_trips"]))
     print(load.markdown(results["load"]))
     print(leases.markdown(results["quota_leases"]))
+    print(quota_scale.markdown(results["quota_scale"]))
     print(listing.markdown(results["listing"]))
     print(usage_logs.markdown(results["usage_logs"]))
     print(version_list.markdown(results["version_list"]))

@@ -27,7 +27,8 @@ from binvault.exceptions import (
 )
 from binvault.logic import access_keys, bins, versions
 from binvault.models.bins import PERMISSIONS, Credentials
-from tests.conftest import TABLE, Account, make_account, table_items
+from tests.conftest import Account, make_account, table_items
+from tests.support.quota import requests_left
 
 ALL = frozenset(PERMISSIONS)
 
@@ -37,8 +38,7 @@ def new_key(account: Account, *allowed: str, name: str = "k") -> str:
 
 
 def remaining(ddb: Any, account: Account) -> int:
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
-    return int(item["Item"]["requestsRemaining"]["N"])
+    return requests_left(ddb, account.id)  # the sum of the account's quota shards
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pytest
 from binvault.exceptions import BinNotFound, MissingMasterKey, PreconditionFailed
 from binvault.logic import access_keys, bins
 from binvault.models.bins import Credentials
-from tests.conftest import TABLE, Account, make_account
+from tests.conftest import Account, make_account
+from tests.support.quota import requests_left
 
 
 def remaining(ddb: Any, account: Account) -> int:
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
-    return int(item["Item"]["requestsRemaining"]["N"])
+    return requests_left(ddb, account.id)  # the sum of the account's quota shards
 
 
 @pytest.fixture

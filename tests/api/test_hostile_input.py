@@ -519,18 +519,26 @@ CASES = _cases()
 
 
 def snapshot(ddb: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every stored item, less the accounts' charge tokens (bookkeeping of the quota counter,
-    which is compared itself)."""
-    items = [{k: v for k, v in item.items() if k != "charges"} for item in table_items(ddb)]
+    """Every stored item, with each account's quota as one total (its shards' counters summed
+    into a ``QUOTA`` pseudo-item: which shard a charge takes from is random) and less the
+    charge tokens of accounts from before shards."""
+    items, totals = [], {}
+    for item in table_items(ddb):
+        item = {k: v for k, v in item.items() if k != "charges"}
+        if item["sk"]["S"].startswith("QUOTA#"):
+            pk = item["pk"]["S"]
+            totals[pk] = totals.get(pk, 0) + int(item.pop("requestsRemaining")["N"])
+        items.append(item)
+    items += [{"pk": {"S": pk}, "sk": {"S": "QUOTA"}, "requestsRemaining": {"N": str(n)}} for pk, n in totals.items()]
     return items, table_items(ddb, IDEMPOTENCY_TABLE)
 
 
 def charge(state: tuple[list[dict[str, Any]], ...], account_id: str, requests: int) -> tuple[list[Any], ...]:
-    """``state`` with ``requests`` taken from the account's quota counter."""
+    """``state`` with ``requests`` taken from the account's quota."""
     bins, idempotency = state
     charged = []
     for item in bins:
-        if item["pk"]["S"] == f"ACCOUNT#{account_id}":
+        if item["pk"]["S"] == f"ACCOUNT#{account_id}" and item["sk"]["S"] == "QUOTA":
             remaining = int(item["requestsRemaining"]["N"]) - requests
             item = {**item, "requestsRemaining": {"N": str(remaining)}}
         charged.append(item)
@@ -565,9 +573,10 @@ def world(shared: World) -> Iterator[World]:
     """The shared world, put back exactly as it was if a test changed it (a failing case
     must not make the next ones fail)."""
     before = snapshot(shared.client)
+    stored = table_items(shared.client), table_items(shared.client, IDEMPOTENCY_TABLE)  # restorable as is
     yield shared
     if snapshot(shared.client) != before:
-        restore(shared.client, before)
+        restore(shared.client, stored)
 
 
 def restore(client: Any, state: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:

@@ -231,7 +231,7 @@ def test_delete_versions_is_one_write_at_1_mb_records(
     assert api("DELETE", f"/b/{bin_id}/versions", headers=headers).status == 200
     s3().meta.events.unregister("before-call.s3", s3_calls)
     # the same calls as for small records: auth, base read, [latest version read], one write
-    assert dynamodb_calls.calls == Counter({"UpdateItem": 2, "GetItem": 2 if preserve else 1})
+    assert dynamodb_calls.calls == Counter({"TransactWriteItems": 1, "UpdateItem": 1, "GetItem": 2 if preserve else 1})
     assert s3_calls.total == 0
 
 

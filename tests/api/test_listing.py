@@ -173,10 +173,10 @@ def test_each_page_is_one_query(api: Api, dynamodb_calls: CallCounter) -> None:
     loose = _create(api, None, 1)["id"]
     api("GET", "/c")  # warm the key cache, as a warm container has it
     cases = [
-        (f"/c/{collection}/bins", {"UpdateItem": 1, "GetItem": 1, "Query": 1}),  # + the collection
-        (f"/c/{collection}/bins/{cursor}", {"UpdateItem": 1, "GetItem": 1, "Query": 1}),  # + the cursor bin
-        ("/c/uncategorized/bins", {"UpdateItem": 1, "Query": 1}),
-        (f"/c/uncategorized/bins/{loose}", {"UpdateItem": 1, "GetItem": 1, "Query": 1}),
+        (f"/c/{collection}/bins", {"TransactWriteItems": 1, "GetItem": 1, "Query": 1}),  # + the collection
+        (f"/c/{collection}/bins/{cursor}", {"TransactWriteItems": 1, "GetItem": 1, "Query": 1}),  # + the cursor bin
+        ("/c/uncategorized/bins", {"TransactWriteItems": 1, "Query": 1}),
+        (f"/c/uncategorized/bins/{loose}", {"TransactWriteItems": 1, "GetItem": 1, "Query": 1}),
     ]
     for path, expected in cases:
         dynamodb_calls.reset()

@@ -207,10 +207,15 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
                 "versions": versions,
             }
         )
-    account_item = next(i for i in items if i["pk"]["S"] == f"ACCOUNT#{account.id}")
+    account_item = next(i for i in items if i["pk"]["S"] == f"ACCOUNT#{account.id}" and i["sk"]["S"] == "ACCOUNT")
     entries = account_item.get("accessKeys", {}).get("M", {}).values()
     return {
-        "charged": QUOTA - int(account_item["requestsRemaining"]["N"]),
+        "charged": QUOTA
+        - sum(  # the account's quota shards
+            int(i["requestsRemaining"]["N"])
+            for i in items
+            if i["pk"]["S"] == f"ACCOUNT#{account.id}" and i["sk"]["S"].startswith("QUOTA#")
+        ),
         "bins": sorted(bins, key=lambda b: json.dumps(b, sort_keys=True)),
         "accessKeys": sorted(json.dumps([e["M"]["name"], e["M"]["permissions"]], sort_keys=True) for e in entries),
         "accessKeyItems": sum(1 for i in items if "accessKeyId" in i and i.get("accountId", {}).get("S") == account.id),

@@ -17,8 +17,9 @@ from binvault import admin
 from binvault.exceptions import InvalidMasterKey, QuotaExhausted
 from binvault.logic import auth, quota
 from binvault.models.bins import Charging
-from tests.conftest import TABLE, Account, Api, CallCounter, make_account
+from tests.conftest import Account, Api, CallCounter, make_account
 from tests.support.faults import injected_on, lose_response
+from tests.support.quota import requests_left
 
 LEASE = 10
 
@@ -49,6 +50,9 @@ def leases(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[None]:
 
     monkeypatch.setenv("QUOTA_LEASE_SIZE", str(LEASE))
     monkeypatch.setenv("QUOTA_LEASE_SECONDS", "30")
+    # One quota shard, as the account item was: these tests are about the lease bookkeeping
+    # (leases over many shards: tests/api/test_quota_shards.py)
+    monkeypatch.setenv("QUOTA_SHARDS", "1")
     get_settings.cache_clear()
     monkeypatch.setattr(quota, "BOOK", quota.LeaseBook())
     yield
@@ -56,8 +60,7 @@ def leases(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[None]:
 
 
 def remaining(ddb: Any, account: Account) -> int:
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
-    return int(item["Item"]["requestsRemaining"]["N"])
+    return requests_left(ddb, account.id)  # the sum of the account's quota shards
 
 
 def spend(book: quota.LeaseBook, account: Account) -> bool:
@@ -154,18 +157,18 @@ def test_a_dead_containers_lease_is_refunded_once(ddb: Any, leases: None, clock:
     dead = quota.LeaseBook()
     for _ in range(3):
         assert spend(dead, account)
-    [dead_lease] = accounts.get_item(accounts.keys.account_key(account.id))["leases"]["M"]
+    [dead_lease] = accounts.get_item(accounts.keys.quota_shard_key(account.id, 0))["leases"]["M"]
     # When, long after it expired, two other containers both try to refund it
     clock.now += 31 + 61
     first, second = quota.LeaseBook(), quota.LeaseBook()
     for book in (first, second):
-        accounts._dead_leases[account.id] = {dead_lease: LEASE}  # each saw it in an earlier answer
+        accounts._dead_leases[account.id, 0] = {dead_lease: LEASE}  # each saw it in an earlier answer
         assert spend(book, account)
     # Then it was refunded in full exactly once: the requests served exceed the quota by at
     # most what the dead container had spent (3, at most LEASE - 1)
     held = first.holding(account.id) + second.holding(account.id)
     assert remaining(ddb, account) + held == 100 - (3 + 2) + 3
-    assert dead_lease not in accounts.get_item(accounts.keys.account_key(account.id))["leases"]["M"]
+    assert dead_lease not in accounts.get_item(accounts.keys.quota_shard_key(account.id, 0))["leases"]["M"]
 
 
 def test_a_rotated_key_is_refused_at_once_whatever_lease_is_held(ddb: Any, leases: None) -> None:

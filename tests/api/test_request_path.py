@@ -1,7 +1,9 @@
 """The request path's DynamoDB calls are a constant, whatever the number of versions.
 
 Counted through botocore's event hooks (never timed): delete-versions is auth+quota, the
-base read, the latest-version read when preserving, and one conditional write.
+base read, the latest-version read when preserving, and one conditional write. The quota
+charge (auth+quota) is one TransactWriteItems of one quota shard, with a ClientRequestToken
+for exactly-once (docs/quota.md); it was an UpdateItem of the account item before shards.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ def test_delete_versions_calls_are_constant(api: Api, new_bin: str, dynamodb_cal
     dynamodb_calls.reset()
     reply = api("DELETE", f"/b/{new_bin}/versions")
     assert reply.body["metadata"]["versionsDeleted"] == count
-    expected = Counter({"UpdateItem": 2, "GetItem": 1}) if count else Counter({"UpdateItem": 1, "GetItem": 1})
+    expected = (
+        Counter({"TransactWriteItems": 1, "UpdateItem": 1, "GetItem": 1})
+        if count
+        else Counter({"TransactWriteItems": 1, "GetItem": 1})
+    )
     assert dynamodb_calls.calls == expected
 
 
@@ -41,10 +47,10 @@ def test_delete_versions_preserving_calls_are_constant(
     calls = Counter(dynamodb_calls.calls)
     assert reply.body["metadata"]["versionsDeleted"] == count
     if count:
-        assert calls == Counter({"UpdateItem": 2, "GetItem": 2})  # + the latest version's read
+        assert calls == Counter({"TransactWriteItems": 1, "UpdateItem": 1, "GetItem": 2})  # + the latest version's read
         assert api("GET", f"/b/{new_bin}").body["record"] == {"v": count}
     else:
-        assert calls == Counter({"UpdateItem": 1, "GetItem": 1})
+        assert calls == Counter({"TransactWriteItems": 1, "GetItem": 1})
 
 
 @pytest.mark.parametrize("count", SIZES)
@@ -54,7 +60,7 @@ def test_delete_bin_calls_are_constant(api: Api, new_bin: str, dynamodb_calls: C
     dynamodb_calls.reset()
     assert api("DELETE", f"/b/{new_bin}").body["metadata"]["versionsDeleted"] == count
     # the base item and its listing item go in one transaction (dal/listing.py)
-    assert dynamodb_calls.calls == Counter({"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1})
+    assert dynamodb_calls.calls == Counter({"TransactWriteItems": 2, "GetItem": 1})
 
 
 def test_cold_key_cache_adds_one_lookup(api: Api, new_bin: str, dynamodb_calls: CallCounter) -> None:
@@ -63,25 +69,25 @@ def test_cold_key_cache_adds_one_lookup(api: Api, new_bin: str, dynamodb_calls: 
     auth.clear_cache()
     dynamodb_calls.reset()
     api("GET", f"/b/{new_bin}")
-    assert dynamodb_calls.calls == Counter({"GetItem": 2, "UpdateItem": 1})
+    assert dynamodb_calls.calls == Counter({"TransactWriteItems": 1, "GetItem": 2})
 
 
 @pytest.mark.parametrize(
     ("method", "path", "body", "headers", "expected"),
     [
-        ("GET", "/b/{id}", None, {}, {"UpdateItem": 1, "GetItem": 1}),
-        ("GET", "/b/{id}/latest", None, {}, {"UpdateItem": 1, "GetItem": 2}),
-        ("GET", "/b/{id}/1", None, {}, {"UpdateItem": 1, "GetItem": 2}),
-        ("GET", "/b/{id}/versions/count", None, {}, {"UpdateItem": 1, "GetItem": 1}),
+        ("GET", "/b/{id}", None, {}, {"TransactWriteItems": 1, "GetItem": 1}),
+        ("GET", "/b/{id}/latest", None, {}, {"TransactWriteItems": 1, "GetItem": 2}),
+        ("GET", "/b/{id}/1", None, {}, {"TransactWriteItems": 1, "GetItem": 2}),
+        ("GET", "/b/{id}/versions/count", None, {}, {"TransactWriteItems": 1, "GetItem": 1}),
         (
             "PUT",
             "/b/{id}",
             {"a": 1},
             {"X-Bin-Versioning": "true"},
-            {"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1},
+            {"TransactWriteItems": 2, "GetItem": 1},
         ),
-        ("PUT", "/b/{id}", {"a": 1}, {}, {"UpdateItem": 1, "GetItem": 1, "TransactWriteItems": 1}),
-        ("POST", "/b", {"a": 1}, {}, {"UpdateItem": 1, "TransactWriteItems": 1}),  # the bin + its listing item
+        ("PUT", "/b/{id}", {"a": 1}, {}, {"TransactWriteItems": 2, "GetItem": 1}),
+        ("POST", "/b", {"a": 1}, {}, {"TransactWriteItems": 2}),  # the bin + its listing item
     ],
 )
 def test_route_call_counts(

@@ -40,6 +40,7 @@ from tests.support.faults import (
     on_table_item,
     on_version,
 )
+from tests.support.quota import requests_left
 
 MAX_ATTEMPTS = 3  # DYNAMODB_MAX_ATTEMPTS for these tests: two botocore retries
 WRITE_ATTEMPTS = 4  # WRITE_ATTEMPTS: with_fresh_state's tries
@@ -97,8 +98,7 @@ def faults(ddb: Any, sleeps: Sleeps, account: Account) -> Iterator[Faults]:
 
 
 def remaining(ddb: Any, account: Account) -> int:
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
-    return int(item["Item"]["requestsRemaining"]["N"])
+    return requests_left(ddb, account.id)  # the sum of the account's quota shards
 
 
 def versioned_bin(api: Api, versions: int = 2) -> str:

@@ -5,9 +5,11 @@ Each key is stored twice, written in one transaction:
 - its hash's item ``KEY#<sha256>`` (accountId, accessKeyId, permissions): what a request's
   key is looked up by, as for master keys (the key itself is never stored);
 - an entry of the account item's ``accessKeys`` map (id -> hash, name, permissions,
-  createdAt, last4): the list, the per-account limit, and revocation. A quota charge made
-  with an access key is conditional on its entry (``dal.accounts``), so deleting the key
-  refuses its very next request, however long a container caches the lookup.
+  createdAt, last4): the list, the per-account limit, and revocation; and, in the same
+  transaction, its id in every quota shard's ``accessKeys`` (id -> true). A quota charge
+  made with an access key is conditional on its id in the shard it charges
+  (``dal.accounts``), so deleting the key refuses its very next request, however long a
+  container caches the lookup.
 
 Both writes are exactly-once under a lost response, like every write (see dal.accounts).
 """
@@ -18,7 +20,7 @@ import uuid
 from typing import Any
 
 from binvault.dal import keys
-from binvault.dal.accounts import MAPS, add_maps
+from binvault.dal.accounts import MAPS, add_maps, mirror, shards_condition
 from binvault.dal.client import call_or_unavailable, cancellation_codes, dynamodb, error_code, get_item, retried, table
 from binvault.exceptions import AccessKeyNotFound, InvalidMasterKey, TooManyAccessKeys
 from binvault.models.bins import PERMISSIONS, AccessKey
@@ -58,17 +60,19 @@ def create(account_id: str, key_hash: str, key: AccessKey, limit: int) -> None:
             "last4": {"S": key.last4},
         }
     }
+    account = get_item(keys.account_key(account_id)) or {}
+    shards = int(account.get("shards", {}).get("N", "0"))
+    values = {":entry": entry, ":limit": {"N": str(limit)}}
+    condition = "attribute_exists(pk) AND size(accessKeys) < :limit AND attribute_not_exists(accessKeys.#kid)"
     items = [
         {
             "Update": {
                 "TableName": table(),
                 "Key": keys.account_key(account_id),
                 "UpdateExpression": "SET accessKeys.#kid = :entry",
-                "ConditionExpression": (
-                    "attribute_exists(pk) AND size(accessKeys) < :limit AND attribute_not_exists(accessKeys.#kid)"
-                ),
+                "ConditionExpression": condition + " AND " + shards_condition(shards, values),
                 "ExpressionAttributeNames": {"#kid": key.id},
-                "ExpressionAttributeValues": {":entry": entry, ":limit": {"N": str(limit)}},
+                "ExpressionAttributeValues": values,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         },
@@ -86,6 +90,7 @@ def create(account_id: str, key_hash: str, key: AccessKey, limit: int) -> None:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },
+        *mirror(account_id, shards, "SET accessKeys.#kid = :yes", {"#kid": key.id}, {":yes": {"BOOL": True}}),
     ]
     for _ in range(2):
         try:
@@ -118,17 +123,22 @@ def delete(account_id: str, key_id: str) -> AccessKey:
     if entry is None:
         raise AccessKeyNotFound()
     key_hash = entry["M"]["hash"]["S"]
+    shards = int(item.get("shards", {}).get("N", "0"))
+    values: dict[str, Any] = {}
+    condition = "attribute_exists(accessKeys.#kid) AND " + shards_condition(shards, values)
+    update: dict[str, Any] = {
+        "TableName": table(),
+        "Key": keys.account_key(account_id),
+        "UpdateExpression": "REMOVE accessKeys.#kid",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#kid": key_id},
+    }
+    if values:
+        update["ExpressionAttributeValues"] = values
     items = [
-        {
-            "Update": {
-                "TableName": table(),
-                "Key": keys.account_key(account_id),
-                "UpdateExpression": "REMOVE accessKeys.#kid",
-                "ConditionExpression": "attribute_exists(accessKeys.#kid)",
-                "ExpressionAttributeNames": {"#kid": key_id},
-            }
-        },
+        {"Update": update},
         {"Delete": {"TableName": table(), "Key": keys.master_key_key(key_hash)}},
+        *mirror(account_id, shards, "REMOVE accessKeys.#kid", {"#kid": key_id}, {}),
     ]
     try:
         _transact(items)

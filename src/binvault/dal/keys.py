@@ -1,7 +1,11 @@
 """Every key and item type of the single table, and nothing else knows them.
 
-- account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, requestsRemaining, createdAt,
-               charges (recent charge tokens), leases (quota leases), adminToken? (see dal.accounts)
+- account:     pk ``ACCOUNT#<id>``, sk ``ACCOUNT``: keyHash, createdAt, accessKeys, shards (how
+               many quota shards it has). An account from before shards also has
+               requestsRemaining, charges, leases, adminToken until its first charge or set-quota
+- quota shard: pk ``ACCOUNT#<id>``, sk ``QUOTA#<nn>`` (nn from 00): requestsRemaining (its part
+               of the quota), keyHash and accessKeys (id -> true) copied from the account item
+               for the charge's key check, leases (quota leases), see dal.accounts
 - master key:  pk ``KEY#<sha256>``, sk ``KEY``: accountId, createdAt (the key itself is never stored)
 - bin base:    pk ``BIN#<binId>``, sk ``BIN``: owner, private, name?, createdAt, generation,
                versionCount, rev, purgeBelow? (set only by a cut-over), w (the stamps of the
@@ -52,6 +56,7 @@ KEY_PREFIX = "KEY#"
 BIN_PREFIX = "BIN#"
 ACCOUNT_SK = "ACCOUNT"
 KEY_SK = "KEY"
+QUOTA_SHARD_PREFIX = "QUOTA#"
 BIN_SK = "BIN"
 VERSION_PREFIX = "V#"
 LIST_PREFIX = "LIST#"
@@ -80,6 +85,14 @@ def _key(pk: str, sk: str) -> Key:
 
 def account_key(account_id: str) -> Key:
     return _key(ACCOUNT_PREFIX + account_id, ACCOUNT_SK)
+
+
+def quota_shard_key(account_id: str, index: int) -> Key:
+    return _key(ACCOUNT_PREFIX + account_id, f"{QUOTA_SHARD_PREFIX}{index:02d}")
+
+
+def quota_shard_index(sort_key: str) -> int:
+    return int(sort_key.removeprefix(QUOTA_SHARD_PREFIX))
 
 
 def master_key_key(key_hash: str) -> Key:

@@ -1,4 +1,4 @@
-"""Two fixes to moto's DynamoDB emulator, for the local stack and the unit tests only.
+"""Fixes to moto's DynamoDB emulator, for the local stack and the unit tests only.
 
 1. Atomicity under concurrency. DynamoDB applies each request atomically; moto checks a
    condition and then writes in plain Python, so two threads (the local server is
@@ -30,6 +30,15 @@ iterator it ever handed out. ``release_stream_records`` drops the records a cons
 has read (advancing the shard's starting sequence number, so sequence numbers do not
 change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
 
+5. Idempotent transactions. moto ignores TransactWriteItems' ``ClientRequestToken``; DynamoDB
+   answers a call whose token it has seen succeed in the last ten minutes with success and
+   applies nothing, and refuses the same token with other parameters
+   (IdempotentParameterMismatchException). botocore resends a call unchanged after a lost
+   response, so that is what keeps a retried quota charge from charging twice
+   (dal/accounts.py); here it is emulated, for the unit tests' lost responses
+   (tests/support/faults.py) and the local stack alike. A cancelled transaction records
+   nothing (its retry runs again, as on AWS).
+
 Items 3 and 4 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
 ``tests/api/test_moto_fixes.py`` fences them: canaries fail when an upgrade moves the
 internals each item touches, and a behaviour test per item proves it still works.
@@ -41,7 +50,8 @@ What upstream change would let us drop each item:
 3. ``Table.query`` reading ``self.items[hash_key]`` for a table (non-index) query, and
    projecting before it copies;
 4. an option to turn ``instances_tracked`` off (it only feeds the /moto-api dashboard),
-   and ``StreamShard`` trimming records older than 24 h, as DynamoDB Streams does.
+   and ``StreamShard`` trimming records older than 24 h, as DynamoDB Streams does;
+5. ``ClientRequestToken`` honoured by ``transact_write_items``.
 """
 
 from __future__ import annotations
@@ -49,13 +59,19 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import json
 import threading
+import time
 import types
 from collections.abc import Callable
 from typing import Any
 
 _installed = False
 _lock = threading.RLock()
+# DynamoDB's idempotency window for a transaction's ClientRequestToken.
+TOKEN_SECONDS = 600
+_token_clock = time.monotonic  # tests move it
+_tokens: dict[str, tuple[str, float, Any]] = {}  # token -> (request, when, result), oldest first
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,6 +152,7 @@ def install() -> None:
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _idempotent_transactions()
     _partition_queries()
     from moto.core.model_instances import model_data
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
@@ -185,6 +202,44 @@ class _ProjectedCopy(types.SimpleNamespace):
         if _ProjectedCopy.skip and isinstance(value, list):
             return list(value)
         return copy.deepcopy(value, memo)
+
+
+def _idempotent_transactions() -> None:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    class IdempotentParameterMismatch(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__(
+                ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                message="The request uses the same client token as a previous, but non-identical request.",
+            )
+
+    original = DynamoHandler.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        request = json.dumps(
+            {k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True, default=repr
+        )
+        with _lock:
+            now = _token_clock()
+            while _tokens and now - next(iter(_tokens.values()))[1] >= TOKEN_SECONDS:
+                del _tokens[next(iter(_tokens))]
+            seen = _tokens.get(token)
+            if seen is not None and now - seen[1] < TOKEN_SECONDS:
+                if seen[0] != request:
+                    raise IdempotentParameterMismatch()
+                return seen[2]  # applied already: the first attempt's answer, nothing applied
+            result = original(self)
+            _tokens.pop(token, None)  # a new window: the token goes last, with the newest
+            _tokens[token] = (request, now, result)
+            return result
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _partition_queries() -> None:
@@ -248,6 +303,7 @@ def reset_dynamodb() -> None:
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
     with _lock:
+        _tokens.clear()
         for backends in (dynamodb_backends, dynamodbstreams_backends):
             account: Any
             for account in list(backends.values()):

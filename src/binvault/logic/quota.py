@@ -1,10 +1,11 @@
 """Charging one request to an account's quota: exactly, or from a lease.
 
 ``QUOTA_LEASE_SIZE`` = 1 (the default) is exact: every request is one conditional
-decrement of the account item, which is also the key check (``dal.accounts.consume_request``).
+decrement of one of the account's quota shards, which is also the key check
+(``dal.accounts.consume_request``, docs/quota.md).
 
 ``QUOTA_LEASE_SIZE`` = N > 1 trades exactness for writes: a warm container takes up to N
-requests in one conditional write (a *lease*, ``dal.accounts.take_lease``) and spends them
+requests from one shard in one conditional write (a *lease*, ``dal.accounts.take_lease``) and spends them
 locally, so most requests write nothing. A lease is spent only until it expires
 (``QUOTA_LEASE_SECONDS``); the container's next lease write gives back what it did not
 use, and a lease whose container died is refunded in full by another container's lease

@@ -89,6 +89,7 @@ class Account(NamedTuple):
     key_hash: str
     requests_remaining: int
     created_at: str
+    shards: int = 0  # quota counter items (0: an account from before shards, its counter on the account item)
 
 
 PERMISSIONS = ("create", "read", "update", "delete")

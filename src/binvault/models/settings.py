@@ -24,6 +24,13 @@ LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
 ENVELOPE_RESERVE_BYTES = 64 * 1024
 MAX_BIN_BYTES_CEILING = LAMBDA_PAYLOAD_BYTES - ENVELOPE_RESERVE_BYTES  # 6,225,920
 DEFAULT_MAX_BIN_BYTES = 1024 * 1024  # JSONBin's 1 MB
+# An account's quota is split over this many counter items (dal/accounts.py, docs/quota.md):
+# each takes DynamoDB's 1000 write units/s per item, 500 exact charges/s (a charge is a
+# one-item transaction, 2 units), so the default 32 allows 16,000 charged requests/s per
+# account. A rotation or access-key change writes every shard in one transaction
+# (at most 100 items, 3 of them not shards): hence the ceiling.
+DEFAULT_QUOTA_SHARDS = 32
+MAX_QUOTA_SHARDS = 64
 # Version numbers are zero-padded to six digits in sort keys (dal/keys.py).
 VERSION_CEILING = 999_999
 
@@ -87,6 +94,7 @@ class Settings(NamedTuple):
     endpoint_url: str | None
     quota_lease_size: int = 1
     quota_lease_seconds: int = 30
+    quota_shards: int = DEFAULT_QUOTA_SHARDS
     max_access_keys: int = 4
     max_collections: int = 10
     max_schema_docs: int = 100
@@ -113,6 +121,7 @@ class Settings(NamedTuple):
             endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB", "").strip() or None,
             quota_lease_size=_int(env, "QUOTA_LEASE_SIZE", 1, 1, 1000),
             quota_lease_seconds=_int(env, "QUOTA_LEASE_SECONDS", 30, 1, 900),
+            quota_shards=_int(env, "QUOTA_SHARDS", DEFAULT_QUOTA_SHARDS, 1, MAX_QUOTA_SHARDS),
             max_access_keys=_int(env, "MAX_ACCESS_KEYS", 4, 1, 100),
             max_collections=_int(env, "MAX_COLLECTIONS", 10, 1, 1000),
             max_schema_docs=_int(env, "MAX_SCHEMA_DOCS", 100, 1, 1000),

@@ -1,0 +1,24 @@
+"""What an account has left of its quota, read from the table as a test sees it: the sum of
+its quota shards (and of the account item's own counter, for an account from before shards)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TABLE = "binvault-test"
+
+
+def shard_items(ddb: Any, account_id: str, table: str = TABLE) -> list[dict[str, Any]]:
+    response = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"ACCOUNT#{account_id}"}, ":prefix": {"S": "QUOTA#"}},
+        ConsistentRead=True,
+    )
+    return list(response["Items"])
+
+
+def requests_left(ddb: Any, account_id: str, table: str = TABLE) -> int:
+    account = ddb.get_item(TableName=table, Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "ACCOUNT"}})
+    own = int(account.get("Item", {}).get("requestsRemaining", {}).get("N", "0"))
+    return own + sum(int(item["requestsRemaining"]["N"]) for item in shard_items(ddb, account_id, table))
