@@ -285,7 +285,7 @@ def copy_schema_doc(account_id: str, doc_id: str, name: str, created_at: str, sc
     text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
     found = schema_docs.get(account_id, doc_id)
     if found is None:
-        schema_docs.create(SchemaDoc(doc_id, account_id, name, created_at, text, rev=1))
+        schema_docs.create(SchemaDoc(doc_id, account_id, name, created_at, text, rev=1), get_settings().max_schema_docs)
         return True
     if (found.name, json.loads(found.schema)) == (name, schema):
         return False
