@@ -102,7 +102,7 @@ def sample_bin(ddb: Any) -> None:
     from binvault.models.bins import Collection, SchemaDoc
 
     at = "2026-11-30T00:00:00.000Z"
-    schema_docs.create(SchemaDoc(SCHEMA_DOC, "sample-account", "Greeting", at, '{"required":["greeting"]}', 1))
+    schema_docs.create(SchemaDoc(SCHEMA_DOC, "sample-account", "Greeting", at, '{"required":["greeting"]}', 1), 100)
     collections.create(Collection(COLLECTION, "sample-account", "greetings", at, None, 1), 10)
     collections.set_schema_doc(Collection(COLLECTION, "sample-account", "greetings", at, None, 1), SCHEMA_DOC)
     # the sample account's usage log of 30-11-2026, as the subscription event delivers it
