@@ -87,11 +87,11 @@ def test_one_query_a_page(api: Api, new_bin: str, dynamodb_calls: CallCounter, c
     dynamodb_calls.reset()
     assert api("GET", f"/b/{new_bin}/versions").status == 200
     # auth + quota, the base read, and the page's one Query (none when there is nothing to list)
-    assert dynamodb_calls.calls == Counter({"UpdateItem": 1, "GetItem": 1, **({"Query": 1} if count else {})})
+    assert dynamodb_calls.calls == Counter({"TransactWriteItems": 1, "GetItem": 1, **({"Query": 1} if count else {})})
     if count > 100:
         dynamodb_calls.reset()
         assert len(api("GET", f"/b/{new_bin}/versions", query={"before": "101"}).body["versions"]) == 100
-        assert dynamodb_calls.calls == Counter({"UpdateItem": 1, "GetItem": 1, "Query": 1})
+        assert dynamodb_calls.calls == Counter({"TransactWriteItems": 1, "GetItem": 1, "Query": 1})
 
 
 @pytest.mark.parametrize("before", ["0", "-1", "x", "1.5", "", "1" * 13, " 2"])

@@ -64,10 +64,9 @@ def day_lines(reply: Any) -> list[dict[str, Any]]:
 
 
 def remaining(ddb: Any, account: Account) -> int:
-    from tests.conftest import TABLE
+    from tests.support.quota import requests_left
 
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account.id}"}, "sk": {"S": "ACCOUNT"}})
-    return int(item["Item"]["requestsRemaining"]["N"])
+    return requests_left(ddb, account.id)
 
 
 def test_requests_show_up_in_the_list_and_the_day_zip_with_their_fields_and_no_secret(
