@@ -45,7 +45,7 @@ admin: $(STAMP)  ## binvault-admin against the local stack: make admin ARGS='cre
 test: $(STAMP)  ## every test (unit, api, integration, e2e on the local stack, the packaged artifact, the console in Chromium; not the long soak) with the coverage floor
 	$(BIN)/cfn-lint template.yaml
 	bash scripts/browser.sh
-	$(BIN)/python -m pytest $(PARALLEL) --cov --cov-report=term --cov-fail-under=90 tests
+	$(BIN)/python -m pytest $(PARALLEL) --durations=15 --cov --cov-report=term --cov-fail-under=90 tests
 
 check: lint  ## the inner loop: make lint, then the unit and api tests in parallel (about 3 minutes on 2 cores)
 	$(BIN)/python -m pytest $(PARALLEL) tests/unit tests/api

@@ -12,6 +12,7 @@ from tests.conftest import TABLE, Api, table_items
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    capsys.readouterr()  # what came before the command (the handler's log lines) is not its output
     code = admin.main(["--table", TABLE, *argv])
     captured = capsys.readouterr()
     return code, json.loads(captured.out) if captured.out else None, captured.err

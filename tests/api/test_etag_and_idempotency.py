@@ -13,6 +13,7 @@ import pytest
 from binvault.exceptions import BinvaultError, PreconditionFailed
 from binvault.logic import bins, versions
 from tests.conftest import IDEMPOTENCY_TABLE, Account, Api, add_versions, bin_items, make_account
+from tests.support.faults import crashing
 
 JSON = {"Content-Type": "application/json"}
 
@@ -260,16 +261,9 @@ class Crash(BaseException):
 def post_crashing_after(ddb: Any, api: Api, operation: str, idempotency_key: str) -> None:
     """A create with an Idempotency-Key whose process dies right after its ``operation`` call."""
 
-    def crash(**kwargs: Any) -> None:
-        raise Crash()
-
-    event = f"after-call.dynamodb.{operation}"
-    ddb.meta.events.register(event, crash)
-    try:
-        with pytest.raises(Crash):
-            api("POST", "/b", headers={**JSON, "Idempotency-Key": idempotency_key}, body='{"a": 1}')
-    finally:
-        ddb.meta.events.unregister(event, crash)
+    # after the request's own call, not its quota charge's transaction
+    with crashing(ddb, f"after-call.dynamodb.{operation}", Crash()), pytest.raises(Crash):
+        api("POST", "/b", headers={**JSON, "Idempotency-Key": idempotency_key}, body='{"a": 1}')
 
 
 def expire_locks(ddb: Any) -> None:

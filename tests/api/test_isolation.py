@@ -401,6 +401,7 @@ def test_admin_cli_prints_a_key_once_and_never_again(ddb: Any, capsys: pytest.Ca
     from binvault import admin
 
     def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # the handler's log lines before the command are not its output
         code = admin.main(list(argv))
         captured = capsys.readouterr()
         return code, captured.out, captured.err

@@ -8,9 +8,6 @@ botocore hook, which the handler answers 500 and which stops the request where i
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +15,7 @@ import pytest
 
 from tests.api.test_large_records import big_record, items_by_sk, objects, pointed
 from tests.conftest import Api, bin_items
-from tests.support.faults import injected_on, lose_response
+from tests.support.faults import crashing, injected_on, lose_response
 
 SIZE = 150_000  # stored far above INLINE_MAX_BYTES: in S3
 
@@ -28,22 +25,10 @@ class Crash(Exception):
     report an error; the purge's stream record fails and is retried)."""
 
 
-@contextmanager
-def crash_on(client: Any, event: str, number: int = 1) -> Iterator[list[int]]:
-    """Crash at the ``number``-th ``event`` (e.g. ``before-call.dynamodb.TransactWriteItems``)."""
-    calls = itertools.count(1)
-    crashed: list[int] = []
-
-    def hook(**_: Any) -> None:
-        if next(calls) == number:
-            crashed.append(number)
-            raise Crash(event)
-
-    client.meta.events.register(event, hook)
-    try:
-        yield crashed
-    finally:
-        client.meta.events.unregister(event, hook)
+def crash_on(client: Any, event: str, number: int = 1) -> Any:
+    """Crash at the ``number``-th ``event`` (e.g. ``before-call.dynamodb.TransactWriteItems``)
+    of the request's own calls (not its quota charge's)."""
+    return crashing(client, event, Crash(event), number)
 
 
 def send(call: Any) -> Any:

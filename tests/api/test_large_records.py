@@ -283,6 +283,7 @@ def _s3_actions(source: str) -> set[str]:
         "list_objects_v2": "s3:ListBucket",
         "head_bucket": "s3:ListBucket",
         "create_bucket": "s3:CreateBucket",
+        "generate_presigned_url": "s3:GetObject",  # signs a GetObject: the URL's caller gets it
     }
     return {iam[m] for m in methods}
 
@@ -293,15 +294,26 @@ def _granted_s3(function: str) -> set[str]:
     return {a for s in _statements(FUNCTIONS[function]) for a in _as_list(s["Action"]) if a.startswith("s3:")}
 
 
+def _functions(path: str) -> dict[str, str]:
+    source = (ROOT / path).read_text()
+    return {name: body for name, body in re.findall(r"\ndef (\w+)\((.*?)(?=\n\ndef |\Z)", source, re.S)}
+
+
 def test_the_template_grants_exactly_the_s3_calls_each_function_makes() -> None:
-    blobs = (ROOT / "src/binvault/dal/blobs.py").read_text()
-    by_function = {name: body for name, body in re.findall(r"\ndef (\w+)\((.*?)(?=\n\ndef |\Z)", blobs, re.S)}
-    api = _s3_actions(by_function["put"] + by_function["get"])
-    purge = _s3_actions(by_function["delete"] + by_function["listing"])
-    assert api == _granted_s3("ApiFunction") == {"s3:PutObject", "s3:GetObject"}
+    blobs = _functions("src/binvault/dal/blobs.py")
+    logs = _functions("src/binvault/dal/usage_logs.py")
+    # the API: large records, and the usage logs it lists, reads, zips and presigns (issue 24)
+    api = _s3_actions(
+        blobs["put"] + blobs["get"] + logs["days"] + blobs["listing"] + logs["put_export"] + logs["presigned_url"]
+    )
+    purge = _s3_actions(blobs["delete"] + blobs["listing"])
+    shipper = _s3_actions(logs["put_batch"])
+    assert api == _granted_s3("ApiFunction") == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
     assert purge == _granted_s3("PurgeFunction") == {"s3:DeleteObject", "s3:ListBucket"}
+    assert shipper == _granted_s3("UsageLogsFunction") == {"s3:PutObject"}
     # ensure_bucket is the local stack's and the tests': never granted
-    assert "s3:CreateBucket" not in _granted_s3("ApiFunction") | _granted_s3("PurgeFunction")
+    granted = _granted_s3("ApiFunction") | _granted_s3("PurgeFunction") | _granted_s3("UsageLogsFunction")
+    assert "s3:CreateBucket" not in granted
 
 
 def test_the_bucket_is_private_encrypted_unversioned_and_tls_only() -> None:

@@ -120,6 +120,44 @@ def test_conditional_writes_are_atomic_under_threads(client: Any) -> None:
     assert len(wins) == 1
 
 
+def test_a_read_never_sees_an_item_an_update_is_changing(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # item 1: GetItem's response is made from moto's live item. Right when the read has it,
+    # an update of the same item starts on another thread: it must wait for the read's
+    # response (the lock), or it changes the item under the serialiser ("dictionary changed
+    # size during iteration", or a read of half an update).
+    from moto.dynamodb.models.dynamo_type import Item
+
+    key = {"pk": {"S": "race"}, "sk": {"S": "map"}}
+    client.put_item(TableName=TABLE, Item={**key, "m": {"M": {"before": {"S": "x"}}}})
+    describe = Item.describe_attrs
+    writers: list[threading.Thread] = []
+
+    def update() -> None:
+        client.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET m.#k = :v",
+            ExpressionAttributeNames={"#k": "after"},
+            ExpressionAttributeValues={":v": {"S": "y"}},
+        )
+
+    def describe_then_update(self: Any, attributes: Any = None) -> Any:
+        described = describe(self, attributes)
+        if not writers:
+            writers.append(threading.Thread(target=update))
+            writers[0].start()
+            writers[0].join(timeout=0.3)  # long enough for an update that nothing holds up
+        return described
+
+    monkeypatch.setattr(Item, "describe_attrs", describe_then_update)
+    read = client.get_item(TableName=TABLE, Key=key)["Item"]
+    updated_during_the_read = not writers[0].is_alive()
+    writers[0].join()
+    assert not updated_during_the_read
+    assert read["m"] == {"M": {"before": {"S": "x"}}}
+    assert client.get_item(TableName=TABLE, Key=key)["Item"]["m"]["M"]["after"] == {"S": "y"}
+
+
 def _stream_length() -> int:
     from moto.dynamodb.models import dynamodb_backends
 

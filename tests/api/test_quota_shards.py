@@ -8,7 +8,6 @@ cache, no lease, nothing remembered of other charges.
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 import uuid
 from collections import Counter
@@ -24,7 +23,7 @@ from binvault.exceptions import InvalidMasterKey, QuotaExhausted
 from binvault.logic import access_keys, auth, quota
 from binvault.models.bins import Charging
 from tests.conftest import TABLE, Account, Api, CallCounter, make_account
-from tests.support.faults import injected_on
+from tests.support.faults import injected_on, on_quota_shard
 from tests.support.quota import requests_left, shard_items
 
 SHARDS = 32
@@ -63,10 +62,6 @@ def cold_container(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def master(account: Account) -> Charging:
     return Charging(master_hash=auth.hash_key(account.key))
-
-
-def on_quota_shard(params: dict[str, Any]) -> bool:
-    return "QUOTA#" in json.dumps(params)
 
 
 def test_an_account_is_spread_over_the_shard_setting(ddb: Any) -> None:

@@ -37,6 +37,8 @@ from tests.support.faults import (
     TXN_THROTTLED,
     Faults,
     injected_on,
+    on_bin_write,
+    on_quota_shard,
     on_table_item,
     on_version,
 )
@@ -203,12 +205,13 @@ def _read(path: str, expected: Any) -> tuple[Callable[[Api, str], Any], Callable
 
 ROUTES = [
     # a create and a delete write the bin's listing item in the same transaction (issue 15)
-    Route("create", "TransactWriteItems", lambda p: True, _create, _check_create),
-    Route("update-versioned", "TransactWriteItems", lambda p: True, _put_versioned, _check_put_versioned),
-    Route("update-in-place", "TransactWriteItems", lambda p: True, _put_in_place, _check_put_in_place),
+    Route("create", "TransactWriteItems", on_bin_write, _create, _check_create),
+    Route("update-versioned", "TransactWriteItems", on_bin_write, _put_versioned, _check_put_versioned),
+    Route("update-in-place", "TransactWriteItems", on_bin_write, _put_in_place, _check_put_in_place),
     Route("delete-versions", "UpdateItem", on_table_item("BIN#"), _delete_versions, _check_delete_versions),
-    Route("delete-bin", "TransactWriteItems", lambda p: True, _delete_bin, _check_delete_bin),
-    Route("quota-decrement", "UpdateItem", on_table_item("ACCOUNT#"), _put_versioned, _check_put_versioned),
+    Route("delete-bin", "TransactWriteItems", on_bin_write, _delete_bin, _check_delete_bin),
+    # the charge is one transaction on one of the account's quota shards (issue 23)
+    Route("quota-decrement", "TransactWriteItems", on_quota_shard, _put_versioned, _check_put_versioned),
     Route("key-lookup", "GetItem", on_table_item("KEY#"), _delete_versions, _check_delete_versions),
     Route(
         "read-base",
@@ -296,7 +299,7 @@ def test_transaction_conflicts_are_retried_with_jittered_backoff(
     # last write attempt
     bin_id = versioned_bin(api)
     conflicts = WRITE_ATTEMPTS - 1
-    injected = faults.inject("TransactWriteItems", times=conflicts, response=CONFLICT)
+    injected = faults.inject("TransactWriteItems", times=conflicts, when=on_bin_write, response=CONFLICT)
     # When a versioned update is made
     reply = api.update(bin_id, {"v": "after conflicts"})
     # Then it succeeds once, as version 3
@@ -331,7 +334,7 @@ def test_conflicts_outlasting_the_write_attempts_are_503_and_write_nothing(
     bin_id = versioned_bin(api)
     before = bin_items(ddb)
     quota = remaining(ddb, account)
-    injected = faults.inject("TransactWriteItems", response=CONFLICT)
+    injected = faults.inject("TransactWriteItems", when=on_bin_write, response=CONFLICT)
     reply = api.update(bin_id, {"v": "never stored"})
     assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
     assert reply.headers.get("retry-after") == "1"
@@ -345,7 +348,7 @@ def test_throttled_transaction_is_never_a_500(faults: Faults, api: Api, ddb: Any
     # DynamoDB reports a throttled transaction item as a cancellation reason, not a code
     bin_id = versioned_bin(api)
     before = bin_items(ddb)
-    faults.inject("TransactWriteItems", response=TXN_THROTTLED)
+    faults.inject("TransactWriteItems", when=on_bin_write, response=TXN_THROTTLED)
     reply = api.update(bin_id, {"v": "throttled"})
     assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
     assert reply.headers.get("retry-after") == "1"
@@ -356,7 +359,7 @@ def test_throttled_transaction_is_never_a_500(faults: Faults, api: Api, ddb: Any
 def test_throttled_transaction_is_retried(faults: Faults, api: Api) -> None:
     # One throttled transaction is a burst like any other: retried, not a 503
     bin_id = versioned_bin(api)
-    faults.inject("TransactWriteItems", times=1, response=TXN_THROTTLED)
+    faults.inject("TransactWriteItems", times=1, when=on_bin_write, response=TXN_THROTTLED)
     reply = api.update(bin_id, {"v": "after throttling"})
     assert reply.status == 200, reply.raw
     faults.clear()

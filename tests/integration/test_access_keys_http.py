@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.client import Reply
+from tests.support.quota import is_quota_shard
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -70,12 +71,12 @@ def scan(service: Stack) -> list[dict[str, Any]]:
 
 
 def snapshot(service: Stack, bin_id: str) -> tuple[Any, ...]:
-    """What a refused request must leave as it was: the bin's items, every account (quota
-    included), and how many bins exist."""
+    """What a refused request must leave as it was: the bin's items, every account and its
+    quota shards, and how many bins exist."""
     items = scan(service)
     return (
         sorted(json.dumps(i, sort_keys=True) for i in items if i["pk"]["S"] == f"BIN#{bin_id}"),
-        sorted(json.dumps(i, sort_keys=True) for i in items if i["sk"]["S"] == "ACCOUNT"),
+        sorted(json.dumps(i, sort_keys=True) for i in items if i["sk"]["S"] == "ACCOUNT" or is_quota_shard(i)),
         sum(1 for i in items if i["sk"]["S"] == "BIN"),
     )
 

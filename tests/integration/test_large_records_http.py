@@ -24,8 +24,13 @@ def big(seed: int) -> dict[str, Any]:
 
 
 def stored_objects(data: Path) -> set[str]:
+    """The records' objects in the data directory (not the usage logs the stack ships to the
+    same bucket meanwhile, under ``logs/``)."""
+    from binvault.dal.keys import BLOB_PREFIX
+
     root = data / "objects"
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    stored = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    return {key for key in stored if key.split("/", 1)[-1].startswith(BLOB_PREFIX)}
 
 
 def wait_for(condition: Any, seconds: float = 30.0) -> bool:

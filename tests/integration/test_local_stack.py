@@ -228,7 +228,8 @@ def test_malformed_framing_gets_api_gateway_json_with_cors_and_stores_nothing(se
     assert answer[2] == {"message": message}
     assert answer[1]["content-type"].startswith("application/json")
     assert {name: answer[1].get(name) for name in CORS} == CORS
-    assert bin_items(service) == before
+    # no item stored (the purge of an earlier test's bins may still be removing theirs)
+    assert set(bin_items(service)) - set(before) == set()
 
 
 def test_a_chunked_body_is_read_whole(service: Stack) -> None:

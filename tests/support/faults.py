@@ -215,6 +215,49 @@ def on_table_item(prefix: str) -> Callable[[dict[str, Any]], bool]:
     return matches
 
 
+def on_quota_shard(params: dict[str, Any]) -> bool:
+    """Matches the calls that charge a request to one of the account's quota shards."""
+    return "QUOTA#" in json.dumps(params)
+
+
+def on_bin_write(params: dict[str, Any]) -> bool:
+    """Matches the transactions that write bins, not the quota charge's transaction."""
+    return not on_quota_shard(params)
+
+
+@contextmanager
+def crashing(
+    client: Any,
+    event: str,
+    crash: BaseException,
+    number: int = 1,
+    when: Callable[[dict[str, Any]], bool] = on_bin_write,
+) -> Iterator[list[int]]:
+    """Raise ``crash`` at the ``number``-th ``event`` (``before-call.dynamodb.X``,
+    ``after-call.s3.Y``) among the calls whose parameters ``when`` matches: by default not
+    the quota charge's transaction, which comes before a request's own writes. Yields the
+    list that gets ``number`` once it crashed."""
+    _, operation = event.split(".", 1)
+    calls = itertools.count(1)
+    crashed: list[int] = []
+
+    def mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["binvault_crash_candidate"] = when(params)
+
+    def hook(context: dict[str, Any], **_: Any) -> None:
+        if context.get("binvault_crash_candidate") and next(calls) == number:
+            crashed.append(number)
+            raise crash
+
+    client.meta.events.register(f"before-parameter-build.{operation}", mark)
+    client.meta.events.register(event, hook)
+    try:
+        yield crashed
+    finally:
+        client.meta.events.unregister(event, hook)
+        client.meta.events.unregister(f"before-parameter-build.{operation}", mark)
+
+
 def on_version(params: dict[str, Any]) -> bool:
     return "#" in str(params.get("Key", {}).get("sk", {}).get("S", "BIN"))
 

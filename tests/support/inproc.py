@@ -91,6 +91,18 @@ def in_process(**options: Any) -> Iterator[Any]:
         yield stack
 
 
+def _once_a_botocore_session(register: Any) -> Any:
+    """boto3's ``Session._register_default_handlers`` (``register``), skipped on a botocore
+    session that has them already."""
+
+    def register_once(self: Any) -> None:
+        if not getattr(self._session, "_binvault_boto3_handlers", False):
+            register(self)
+            self._session._binvault_boto3_handlers = True
+
+    return register_once
+
+
 @contextmanager
 def moto_tables(env: dict[str, str]) -> Iterator[Any]:
     """Both tables (TABLE_NAME and IDEMPOTENCY_TABLE_NAME of ``env``) in one moto world, in
@@ -117,6 +129,12 @@ def moto_tables(env: dict[str, str]) -> Iterator[Any]:
         session = botocore.session.get_session()
         patch.setattr(botocore.session, "get_session", lambda env_vars=None: session)
         patch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() here: this session, then undone
+        # Every boto3.Session() made meanwhile (boto3.client()'s after moto resets boto3's
+        # default session, moto's own, a world's inside another's) wraps this one botocore
+        # session, and each would register boto3's S3 handlers on it again: an S3 client
+        # built after two of them fails ("Cannot inject class attribute upload_file").
+        register = _once_a_botocore_session(boto3.session.Session._register_default_handlers)
+        patch.setattr(boto3.session.Session, "_register_default_handlers", register)
         reset_caches()
         moto_fixes.install()
         try:

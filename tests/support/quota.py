@@ -22,3 +22,13 @@ def requests_left(ddb: Any, account_id: str, table: str = TABLE) -> int:
     account = ddb.get_item(TableName=table, Key={"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": "ACCOUNT"}})
     own = int(account.get("Item", {}).get("requestsRemaining", {}).get("N", "0"))
     return own + sum(int(item["requestsRemaining"]["N"]) for item in shard_items(ddb, account_id, table))
+
+
+def is_quota_shard(item: dict[str, Any]) -> bool:
+    return str(item["sk"]["S"]).startswith("QUOTA#")
+
+
+def apart_from_quota(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` less the account items and their quota shards: what a request must leave
+    unchanged when all it may do is take its charge."""
+    return [i for i in items if i["sk"]["S"] != "ACCOUNT" and not is_quota_shard(i)]

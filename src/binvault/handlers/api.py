@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,6 +29,7 @@ from binvault.exceptions import (
     UnexpectedBody,
 )
 from binvault.handlers import coldstart, routes
+from binvault.handlers.logs import make_logger
 from binvault.handlers.routes import REQUEST_HEADERS
 from binvault.handlers.tracing import make_tracer
 from binvault.logic import access_keys, auth, bins, collections, inputs, jsonpath, schema_docs, usage_logs, versions
@@ -44,10 +45,10 @@ CONFLICTING = "\x00conflicting values\x00"
 
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-logger = Logger(service="binvault")
+logger = make_logger("binvault")
 # The usage log's line, one per request whose account is known (logic/usage_logs.py): its
 # own logger, always at INFO whatever LogLevel says, since customers download these lines.
-usage_log = Logger(service=usage_logs.USAGE_SERVICE, level="INFO")
+usage_log = make_logger(usage_logs.USAGE_SERVICE, level="INFO")
 tracer = make_tracer("binvault")
 metrics = Metrics(namespace="binvault", service="binvault")
 app = APIGatewayRestResolver(

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -29,11 +29,12 @@ from binvault.dal import keys
 from binvault.dal.client import invocation_deadline
 from binvault.dal.purge import drop, purge_versions, sweep_orphans
 from binvault.handlers import coldstart
+from binvault.handlers.logs import make_logger
 from binvault.handlers.tracing import make_tracer
 
 # Requests that emit no metric are normal here; Powertools would warn on every one of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-logger = Logger(service="binvault-purge")
+logger = make_logger("binvault-purge")
 tracer = make_tracer("binvault-purge")
 metrics = Metrics(namespace="binvault", service="binvault-purge")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -15,15 +15,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from binvault.handlers.logs import make_logger
 from binvault.handlers.tracing import make_tracer
 from binvault.logic import usage_logs
 
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-logger = Logger(service="binvault-usage-logs")
+logger = make_logger("binvault-usage-logs")
 tracer = make_tracer("binvault-usage-logs")
 metrics = Metrics(namespace="binvault", service="binvault-usage-logs")
 

@@ -3,7 +3,9 @@
 1. Atomicity under concurrency. DynamoDB applies each request atomically; moto checks a
    condition and then writes in plain Python, so two threads (the local server is
    threaded) could both pass the same condition. Every backend operation is serialised
-   with one lock, which makes the emulator linearizable like the real service.
+   with one lock, which makes the emulator linearizable like the real service, and so is
+   each request's response: moto serialises the live item a read returned, which a
+   concurrent update could change under it.
 
 2. Transaction cost. moto implements TransactWriteItems' all-or-nothing by deep-copying every table a
 transaction touches, before each transaction. That costs O(table size) per write (the
@@ -45,7 +47,8 @@ internals each item touches, and a behaviour test per item proves it still works
 
 What upstream change would let us drop each item:
 
-1. backend operations taken under one lock (or a per-table lock) in moto's server;
+1. backend operations taken under one lock (or a per-table lock) in moto's server, and
+   reads answering with a copy of the item;
 2. ``transact_write_items`` rolling back the named items instead of deep-copying tables;
 3. ``Table.query`` reading ``self.items[hash_key]`` for a table (non-index) query, and
    projecting before it copies;
@@ -186,6 +189,12 @@ def install() -> None:
         for name, member in list(vars(backend).items()):
             if callable(member) and not name.startswith("_"):
                 setattr(backend, name, _serialised(member))
+    # A backend call returns moto's live item, which the response then serialises: under
+    # the same lock, or a concurrent update changes the item mid-read ("dictionary changed
+    # size during iteration", a 500 a real table never gives).
+    from moto.dynamodb.responses import DynamoHandler
+
+    DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
     _installed = True
 
 
