@@ -225,13 +225,21 @@ class AccessKeyForbidden(BinvaultError):
         super().__init__()
 
 
-class TooManyAccessKeys(BadRequest):
-    template = "You can create up to {max_access_keys} Access Keys"
+class _CreateLimit(BinvaultError):
+    """Creating one more of what an account may have at most ``limit`` of: ``template``
+    has one field, ``field``."""
 
-    def __init__(self, max_access_keys: int) -> None:
-        self.max_access_keys = max_access_keys
-        self.message = self.template.format(max_access_keys=max_access_keys)
+    template: str
+    field: str
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.message = self.template.format(**{self.field: limit})
         super().__init__()
+
+
+class TooManyAccessKeys(_CreateLimit, BadRequest):
+    template, field = "You can create up to {max_access_keys} Access Keys", "max_access_keys"
 
 
 class AccessKeyNotFound(BinvaultError):
@@ -318,24 +326,14 @@ class InvalidCollectionName(BadRequest):
     message = "X-Collection-Name must be printable characters"
 
 
-class TooManyCollections(BinvaultError):
+class TooManyCollections(_CreateLimit):
     status = 403
-    template = "You can create up to {max_collections} Collections"
-
-    def __init__(self, max_collections: int) -> None:
-        self.max_collections = max_collections
-        self.message = self.template.format(max_collections=max_collections)
-        super().__init__()
+    template, field = "You can create up to {max_collections} Collections", "max_collections"
 
 
-class TooManySchemaDocs(BinvaultError):
+class TooManySchemaDocs(_CreateLimit):
     status = 403
-    template = "You can create up to {max_schema_docs} Schema Docs"
-
-    def __init__(self, max_schema_docs: int) -> None:
-        self.max_schema_docs = max_schema_docs
-        self.message = self.template.format(max_schema_docs=max_schema_docs)
-        super().__init__()
+    template, field = "You can create up to {max_schema_docs} Schema Docs", "max_schema_docs"
 
 
 class InvalidSortOrder(BadRequest):

@@ -110,6 +110,29 @@ def test_the_master_key_is_required(api: Api) -> None:
     assert filed.body["metadata"]["collectionId"] == collection
 
 
+@pytest.mark.parametrize(
+    ("path", "headers", "body"),
+    [("/c", {"X-Collection-Name": "second"}, None), ("/s", {"X-Schema-Doc-Name": "second"}, {"type": "object"})],
+)
+def test_an_id_collision_draws_another_id_and_counts_once(
+    api: Api, ddb: Any, monkeypatch: pytest.MonkeyPatch, path: str, headers: dict[str, str], body: Any
+) -> None:
+    from binvault.logic import collections, schema_docs
+
+    first = api("POST", path, headers={k: "first" for k in headers}, body=body)
+    assert first.status == 200, first.raw
+    taken = first.body["metadata"]["id"] if path == "/s" else first.body["record"]
+    drawn = iter([taken, OTHER_ID])
+    for module in (collections, schema_docs):
+        monkeypatch.setattr(module, "new_id", lambda: next(drawn))
+    second = api("POST", path, headers=headers, body=body)
+    assert second.status == 200, second.raw
+    assert (second.body["metadata"]["id"] if path == "/s" else second.body["record"]) == OTHER_ID
+    # the first is untouched, and the counter moved once for each
+    counters = [i for i in table_items(ddb) if i["sk"]["S"] in ("COLLECTIONS", "SCHEMADOCS")]
+    assert [c["count"]["N"] for c in counters] == ["2"]
+
+
 def test_the_collection_limit(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from binvault.models.settings import get_settings
 
@@ -165,12 +188,13 @@ def test_another_accounts_collection_answers_like_a_missing_one(api: Api, other_
 def test_a_transaction_conflict_on_the_counter_is_retried(api: Api, ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """On AWS, concurrent creates of one account's collections can cancel each other's
     transaction (TransactionConflict): nothing was applied, so the create tries again."""
-    from binvault.dal import collections
-    from tests.support.faults import CONFLICT, injected_on
+    from binvault.dal import capped
+    from tests.support.faults import CONFLICT, injected_on, on_bin_write
 
-    monkeypatch.setattr(collections.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(capped.time, "sleep", lambda seconds: None)
     with injected_on(ddb) as faults:
-        conflict = faults.inject("TransactWriteItems", times=2, response=CONFLICT)
+        # on the create's transaction, not the request's quota charge
+        conflict = faults.inject("TransactWriteItems", times=2, when=on_bin_write, response=CONFLICT)
         reply = api("POST", "/c", headers={"X-Collection-Name": "contended"})
     assert reply.status == 200 and conflict.injected == 2
     assert [c["collectionMeta"]["name"] for c in api("GET", "/c").body] == ["contended"]

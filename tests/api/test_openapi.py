@@ -458,14 +458,15 @@ def test_reads_allow_the_bare_record(document: dict[str, Any]) -> None:
 
 
 def _sent_errors() -> list[type[errors.BinvaultError]]:
-    """Every exception class whose message the API can answer (the base classes have none
-    of their own)."""
+    """Every exception class whose message the API can answer (the base classes, public or
+    private, have none of their own)."""
     return [
         cls
-        for cls in vars(errors).values()
+        for name, cls in vars(errors).items()
         if isinstance(cls, type)
         and issubclass(cls, errors.BinvaultError)
         and cls not in (errors.BinvaultError, errors.BadRequest)
+        and not name.startswith("_")
     ]
 
 

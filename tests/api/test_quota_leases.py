@@ -6,9 +6,7 @@ Each ``LeaseBook`` below stands for one warm container (in Lambda the book is mo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from binvault.logic import auth, quota
 from binvault.models.bins import Charging
 from tests.conftest import Account, Api, CallCounter, make_account
 from tests.support.faults import injected_on, lose_response
-from tests.support.quota import requests_left
+from tests.support.quota import concurrent_statuses, requests_left
 
 LEASE = 10
 
@@ -75,16 +73,8 @@ def spend(book: quota.LeaseBook, account: Account) -> bool:
 def test_lease_size_one_is_exact_under_30_concurrent_requests(ddb: Any) -> None:
     # Given an account with 20 requests and the default, exact charging
     account = make_account(requests=20)
-    api = Api(account.key)
-    barrier = threading.Barrier(30, timeout=30)
-
-    def request(_: int) -> int:
-        barrier.wait()
-        return api("GET", "/b/" + "0" * 24).status
-
     # When 30 requests arrive at once
-    with ThreadPoolExecutor(30) as pool:
-        statuses = sorted(pool.map(request, range(30)))
+    statuses = concurrent_statuses(Api(account.key), 30)
     # Then exactly 20 are served (404: authenticated, no such bin) and 10 refused, free
     assert statuses == [403] * 10 + [404] * 20
     assert remaining(ddb, account) == 0

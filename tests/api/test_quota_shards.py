@@ -12,7 +12,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from binvault.logic import access_keys, auth, quota
 from binvault.models.bins import Charging
 from tests.conftest import TABLE, Account, Api, CallCounter, make_account
 from tests.support.faults import injected_on, on_quota_shard
-from tests.support.quota import requests_left, shard_items
+from tests.support.quota import concurrent_statuses, requests_left, shard_items
 
 SHARDS = 32
 LEASE = 10
@@ -164,16 +163,8 @@ def test_a_lost_charge_response_charges_once(
 def test_30_concurrent_requests_at_quota_10_take_exactly_10(ddb: Any) -> None:
     # Given an account with 10 requests spread over 32 shards (22 of them empty)
     account = make_account(requests=10)
-    api = Api(account.key)
-    barrier = threading.Barrier(30, timeout=30)
-
-    def request(_: int) -> int:
-        barrier.wait()
-        return api("GET", "/b/" + "0" * 24).status
-
     # When 30 requests arrive at once (separate containers, as threads)
-    with ThreadPoolExecutor(30) as pool:
-        statuses = sorted(pool.map(request, range(30)))
+    statuses = concurrent_statuses(Api(account.key), 30)
     # Then exactly 10 are served (404: authenticated, no such bin) and 20 refused
     assert statuses == [403] * 20 + [404] * 10
     assert requests_left(ddb, account.id) == 0

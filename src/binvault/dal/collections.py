@@ -1,40 +1,19 @@
 """Collections: an account's named groups of bins, each with at most one schema doc.
 
 A collection lives in its account's partition (``dal.keys``), so another account's id is
-simply not found. The per-account limit (``MAX_COLLECTIONS``) is a counter item raised in
-the same transaction that puts the collection, conditional on staying within the limit:
-exact under any concurrency. Collections are never deleted (JSONBin has no such API).
-
-Exactly once under a lost response: a collection's id is fresh and random, so a retry of
-the create whose collection already exists is our own first attempt (the transaction put
-the counter and the collection together, so the counter moved once too). Renaming and
-attaching or detaching a schema doc are stamped conditional updates (``dal.stamped``).
+simply not found. The per-account limit (``MAX_COLLECTIONS``) and
+creating exactly once are ``dal.capped``'s. Renaming and attaching or detaching a schema
+doc are stamped conditional updates (``dal.stamped``).
 """
 
 from __future__ import annotations
 
-import random
-import time
-import uuid
 from typing import Any
 
-from binvault.dal import keys, stamped
-from binvault.dal.client import (
-    TRANSIENT_CANCELLATION_REASONS,
-    call_or_unavailable,
-    cancellation_codes,
-    dynamodb,
-    error_code,
-    get_item,
-    table,
-    transient_faults_as_unavailable,
-)
-from binvault.exceptions import ServiceUnavailable, TooManyCollections
+from binvault.dal import capped, keys, stamped
+from binvault.dal.client import get_item
+from binvault.exceptions import TooManyCollections
 from binvault.models.bins import Collection
-
-# Concurrent creates of one account's collections conflict on its counter item (AWS cancels
-# one transaction with TransactionConflict): a cancelled attempt applied nothing, retry it.
-CREATE_ATTEMPTS = 8
 
 
 def _from_item(item: dict[str, Any]) -> Collection:
@@ -55,80 +34,22 @@ def get(account_id: str, collection_id: str) -> Collection | None:
 
 def list_all(account_id: str) -> list[Collection]:
     """The account's collections, oldest first (one Query: at most MAX_COLLECTIONS small items)."""
-    found: list[Collection] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": keys.ACCOUNT_PREFIX + account_id},
-            ":prefix": {"S": keys.COLLECTION_PREFIX},
-        },
-        "ConsistentRead": True,
-    }
-    while True:
-        response = call_or_unavailable(dynamodb().query, **kwargs)
-        found.extend(_from_item(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return sorted(found, key=lambda c: (c.created_at, c.id))
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    found = [_from_item(item) for item in capped.partition_items(account_id, keys.COLLECTION_PREFIX)]
+    return sorted(found, key=lambda c: (c.created_at, c.id))
 
 
 def create(collection: Collection, limit: int) -> None:
-    """Store a new collection; TooManyCollections when the account already has ``limit``."""
-    from botocore.exceptions import ClientError
-
-    items = [
-        {
-            "Put": {
-                "TableName": table(),
-                "Item": {
-                    **keys.collection_key(collection.owner, collection.id),
-                    "type": {"S": "collection"},
-                    "name": {"S": collection.name},
-                    "createdAt": {"S": collection.created_at},
-                    "rev": {"N": str(collection.rev)},
-                    "w": stamped.first_stamp(collection.rev),
-                },
-                "ConditionExpression": "attribute_not_exists(pk)",
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        },
-        {
-            "Update": {
-                "TableName": table(),
-                "Key": keys.collections_counter_key(collection.owner),
-                "UpdateExpression": "SET #count = if_not_exists(#count, :zero) + :one, #type = :type",
-                "ConditionExpression": "attribute_not_exists(#count) OR #count < :limit",
-                "ExpressionAttributeNames": {"#count": "count", "#type": "type"},
-                "ExpressionAttributeValues": {
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit)},
-                    ":type": {"S": "collections"},
-                },
-            }
-        },
-    ]
-    for attempt in range(CREATE_ATTEMPTS):
-        with transient_faults_as_unavailable():
-            try:
-                dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
-                return
-            except ClientError as error:
-                codes = cancellation_codes(error)
-                if codes[:1] == ["ConditionalCheckFailed"]:
-                    old = (error.response.get("CancellationReasons") or [{}])[0].get("Item") or {}
-                    if old.get("createdAt", {}).get("S") == collection.created_at:
-                        return  # our own first attempt (a fresh random id), whose response was lost
-                if codes[1:2] == ["ConditionalCheckFailed"]:
-                    raise TooManyCollections(limit) from error
-                conflict = error_code(error) == "TransactionConflictException"
-                if not (
-                    conflict or (set(codes) & TRANSIENT_CANCELLATION_REASONS and "ConditionalCheckFailed" not in codes)
-                ):
-                    raise
-        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
-    raise ServiceUnavailable()
+    """Store a new collection; TooManyCollections when the account already has ``limit``;
+    StaleWrite when the id is taken (a collision: the caller draws another)."""
+    item = {
+        **keys.collection_key(collection.owner, collection.id),
+        "type": {"S": "collection"},
+        "name": {"S": collection.name},
+        "createdAt": {"S": collection.created_at},
+        "rev": {"N": str(collection.rev)},
+        "w": stamped.first_stamp(collection.rev),
+    }
+    capped.create(item, keys.collections_counter_key(collection.owner), "collections", limit, TooManyCollections(limit))
 
 
 def rename(collection: Collection, name: str) -> None:

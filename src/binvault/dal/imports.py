@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from binvault.dal import bins, keys, listing, records, schema_docs
+from binvault.dal import bins, capped, keys, listing, records, schema_docs
 from binvault.dal.client import call_or_unavailable, dynamodb, get_item, table
 from binvault.exceptions import ServiceUnavailable
 from binvault.models.bins import PERMISSIONS, Bin, Listed, SchemaDoc, StoredRecord, Version
@@ -137,19 +137,5 @@ def access_key_hashes(account_id: str) -> list[dict[str, Any]]:
 
 def schema_docs_of(account_id: str) -> list[SchemaDoc]:
     """The account's schema docs, oldest first (one Query of its partition's SCHEMA# items)."""
-    found: list[SchemaDoc] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": keys.ACCOUNT_PREFIX + account_id},
-            ":prefix": {"S": keys.SCHEMA_DOC_PREFIX},
-        },
-        "ConsistentRead": True,
-    }
-    while True:
-        page = call_or_unavailable(dynamodb().query, **kwargs)
-        found.extend(schema_docs.from_item(item) for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return sorted(found, key=lambda d: (d.created_at, d.id))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found = [schema_docs.from_item(item) for item in capped.partition_items(account_id, keys.SCHEMA_DOC_PREFIX)]
+    return sorted(found, key=lambda d: (d.created_at, d.id))

@@ -94,9 +94,14 @@ def schema_doc_header(value: str | None, required: bool) -> str | None:
 
 def create(credentials: Credentials, name: str) -> Outcome:
     account_id = master(credentials)
-    collection = Collection(new_id(), account_id, name, now_iso(), None, rev=1)
-    collections.create(collection, get_settings().max_collections)
-    return Outcome({"record": collection.id, "metadata": {"createdAt": collection.created_at, "name": name}})
+    for _ in range(5):
+        collection = Collection(new_id(), account_id, name, now_iso(), None, rev=1)
+        try:
+            collections.create(collection, get_settings().max_collections)
+        except StaleWrite:  # an id collision: 64 random bits make this all but impossible
+            continue
+        return Outcome({"record": collection.id, "metadata": {"createdAt": collection.created_at, "name": name}})
+    raise ServiceUnavailable()
 
 
 def _owned(account_id: str, collection_id: str) -> Collection:
