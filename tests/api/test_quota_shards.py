@@ -191,13 +191,22 @@ def test_quota_exhausted_on_every_shard_is_the_contracts_403_and_charges_nothing
     assert account_item(ddb, account) == item_before
 
 
-def test_an_empty_shard_is_refilled_from_the_fullest(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_shard_is_refilled_from_a_stocked_one(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from binvault.dal import accounts
 
     account = make_account(requests=SHARDS * 4)  # 4 in each shard
     monkeypatch.setattr(accounts.random, "randrange", lambda count: 5)
+    offered: list[tuple[list[int], list[int]]] = []
+
+    def choices(population: list[int], weights: list[int]) -> list[int]:
+        offered.append((population, weights))
+        return [0]
+
+    monkeypatch.setattr(accounts.random, "choices", choices)
     for _ in range(5):  # shard 05 runs dry on its fifth charge: taken from 00, which gives it half
         accounts.consume_request(account.id, master(account))
+    # the shards with requests left were offered, weighted by what each has (05 is dry)
+    assert offered == [([i for i in range(SHARDS) if i != 5], [4] * (SHARDS - 1))]
     left = {s["sk"]["S"]: int(s["requestsRemaining"]["N"]) for s in shard_items(ddb, account.id)}
     assert (left["QUOTA#00"], left["QUOTA#05"]) == (4 - 1 - 1, 1)
     assert requests_left(ddb, account.id) == SHARDS * 4 - 5

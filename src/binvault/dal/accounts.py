@@ -18,10 +18,12 @@ in any item for it, and the call returns nothing (a failed condition returns the
 old image, which says whether the key or the quota refused).
 
 When the picked shard is empty (or missing: an account with fewer shards than the
-setting), one consistent Query reads every shard and the charge takes from the fullest,
-moving half of what is left there into the empty one in the same transaction, so quota
-moves between shards only when one runs dry. Only when every shard is empty is the request
-refused (QuotaExhausted): the refusal's failed write and Query change nothing. The sum of
+setting), one consistent Query reads every shard and the charge takes from one that has
+requests left, picked at random weighted by what each has (so that containers meeting dry
+shards at once do not all pick the same one), moving half of what is left there into the
+empty one in the same transaction, so quota moves between shards only when one runs dry.
+Only when every shard is empty is the request refused (QuotaExhausted): the refusal's
+failed write and Query change nothing. The sum of
 the shards never goes below zero and never exceeds the quota: exact at lease size 1.
 
 An account from before shards keeps its counter (and ``charges``/``leases`` maps) on the
@@ -63,6 +65,11 @@ MAPS = frozenset({"accessKeys"})
 SHARD_PROJECTION = "sk, requestsRemaining, keyHash, accessKeys"
 # A charge's tries at another shard (its own was in another transaction, or emptied under it).
 CHARGE_ATTEMPTS = 5
+# Reads of the shards when the charge's own is dry, each after another charge emptied or
+# drained the shard this one picked (that charge progressed); at the quota's last requests,
+# with many containers at once, a charge may lose several such races before it wins or
+# finds every shard empty.
+CONTENDED_ATTEMPTS = 32
 # A transaction that met another one on the same shard: nothing was applied, try another.
 CONFLICTS = frozenset({"TransactionConflict"})
 # The bookkeeping an account from before shards carries, dropped when its quota is spread.
@@ -228,7 +235,7 @@ def consume_request(account_id: str, charging: Charging) -> None:
             revoked = _key_revoked(charging, old)
             if revoked is not None:
                 raise revoked
-        _charge_from_fullest(account_id, charging, index)
+        _charge_from_another(account_id, charging, index)
         return
     raise ServiceUnavailable()
 
@@ -250,12 +257,13 @@ def call_or_conflict(operation: Any, items: list[dict[str, Any]]) -> None:
         raise
 
 
-def _charge_from_fullest(account_id: str, charging: Charging, dry: int) -> None:
-    """Charge the fullest shard, moving half of what it has left into the empty ``dry`` one
+def _charge_from_another(account_id: str, charging: Charging, dry: int) -> None:
+    """Charge a shard with requests left, moving half of what it has left into the empty ``dry`` one
     in the same transaction; QuotaExhausted when every shard is empty."""
     from botocore.exceptions import ClientError
 
-    for _ in range(CHARGE_ATTEMPTS):
+    conflicts = 0
+    for _ in range(CONTENDED_ATTEMPTS):
         shards = shard_items(account_id)
         if not shards:
             _spread_legacy(account_id, charging)
@@ -263,22 +271,29 @@ def _charge_from_fullest(account_id: str, charging: Charging, dry: int) -> None:
         revoked = _key_revoked(charging, next(iter(shards.values())))
         if revoked is not None:
             raise revoked
-        fullest = max(shards, key=lambda index: _remaining(shards[index]))
-        left = _remaining(shards[fullest])
-        if left < 1:
+        stocked = [index for index in shards if _remaining(shards[index]) >= 1]
+        if not stocked:
             raise QuotaExhausted(get_settings().purchase_url)
-        moved = (left - 1) // 2 if dry in shards and dry != fullest else 0
-        items = [_take(account_id, fullest, 1 + moved, charging)]
+        # Weighted by what each shard has left, not always the fullest: the containers that
+        # found their own shards dry at the same moment would all pick the same fullest one,
+        # and all but one fail its condition; spread, most of them succeed at once.
+        picked = random.choices(stocked, weights=[_remaining(shards[index]) for index in stocked])[0]
+        left = _remaining(shards[picked])
+        moved = (left - 1) // 2 if dry in shards and dry != picked else 0
+        items = [_take(account_id, picked, 1 + moved, charging)]
         if moved:
             items.append(_give(account_id, dry, moved))
         try:
             call_or_conflict(_transact, items)
             return
         except _Conflict:
-            continue
+            conflicts += 1
+            if conflicts == CHARGE_ATTEMPTS:
+                break
         except ClientError as error:
             if "ConditionalCheckFailed" not in cancellation_codes(error):
                 raise
+            # another charge took from that shard first: it progressed, look again
     raise ServiceUnavailable()
 
 
