@@ -318,6 +318,26 @@ def test_transaction_conflicts_are_retried_with_jittered_backoff(
     assert len([i for i in bin_items(ddb) if i["pk"]["S"] == f"BIN#{bin_id}"]) == 4
 
 
+def test_a_create_whose_transaction_meets_conflicts_is_retried_as_the_same_bin(
+    faults: Faults, sleeps: Sleeps, api: Api, account: Account, ddb: Any
+) -> None:
+    # Given conflicting transactions on the create's items (its listing item, its
+    # idempotency record) in the way of all but the last write attempt
+    conflicts = WRITE_ATTEMPTS - 1
+    injected = faults.inject("TransactWriteItems", times=conflicts, when=on_bin_write, response=CONFLICT)
+    # When a bin is created
+    reply = api("POST", "/b", headers={"Idempotency-Key": "contended"}, body={"made": "once"})
+    # Then it is created once, after the retries (not a 500)
+    assert reply.status == 200, reply.raw
+    assert injected.injected == conflicts
+    assert conflicts - 1 <= len(sleeps.conflicts) <= conflicts
+    faults.clear()
+    bin_id = reply.body["metadata"]["id"]
+    assert api("GET", f"/b/{bin_id}").body["record"] == {"made": "once"}
+    mine = [i for i in bin_items(ddb) if i["sk"]["S"] == "BIN" and i["owner"]["S"] == account.id]
+    assert [i["pk"]["S"] for i in mine] == [f"BIN#{bin_id}"]
+
+
 def test_single_item_transaction_conflict_is_retried(faults: Faults, sleeps: Sleeps, api: Api) -> None:
     # A plain UpdateItem on an item a transaction holds fails with TransactionConflictException
     bin_id = versioned_bin(api)

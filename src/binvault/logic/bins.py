@@ -104,6 +104,13 @@ def _check_if_match(base: Bin, if_match: list[str] | None) -> None:
         raise PreconditionFailed()
 
 
+def _back_off(number: int) -> None:
+    """After losing a race: retry at once the first time, then back off with full jitter so
+    that many writers on one item spread out instead of colliding again."""
+    if number:
+        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**number)))
+
+
 def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[Bin], T]) -> T:
     """Run a conditional write, re-reading and retrying when it lost a race.
 
@@ -119,10 +126,7 @@ def with_fresh_state(first: Bin, if_match: list[str] | None, attempt: Callable[[
         try:
             return attempt(base)
         except (StaleWrite, WriteConflict):
-            # Lost a race: retry at once the first time, then back off with full jitter so
-            # that many writers on one bin spread out instead of colliding again.
-            if number:
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**number)))
+            _back_off(number)
         base = bins.get_bin(first.id)
     raise ServiceUnavailable()
 
@@ -161,11 +165,12 @@ def _create(
     collection_id: str | None = None,
 ) -> Outcome:
     created_at = now_iso()
-    for _ in range(5):
-        bin_id = new_bin_id()
-        # A large record is written to S3 here, before the item that points at it
-        # (dal/records.py); should the id be taken, that object is an orphan for the sweep.
-        stored = records.store(record, bin_id)
+    attempts = max(5, get_settings().write_attempts)
+    bin_id = new_bin_id()
+    # A large record is written to S3 here, before the item that points at it
+    # (dal/records.py); should the id be taken, that object is an orphan for the sweep.
+    stored = records.store(record, bin_id)
+    for number in range(attempts):
         new = Bin(
             id=bin_id,
             owner=account_id,
@@ -187,6 +192,13 @@ def _create(
         try:
             bins.put_new_bin(new, [listing.put(new), *companions(outcome)])
         except StaleWrite:  # an id collision: 64 random bits make this all but impossible
+            bin_id = new_bin_id()
+            stored = records.store(record, bin_id)
+            continue
+        except WriteConflict:
+            # A concurrent transaction held one of the items (the listing's, the idempotency
+            # record's): nothing was applied, so the same bin is tried again.
+            _back_off(number)
             continue
         return outcome
     raise ServiceUnavailable()
