@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from binvault.models.bins import etag_for
-from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, Reply, make_account, reset_caches
+from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, Reply, make_account, reset_caches, table_items
 from tests.support.faults import WRITE_OPERATIONS, injected_on, lose_response
 
 QUOTA = 1000
@@ -187,7 +187,7 @@ def _record(attribute: dict[str, Any]) -> Any:
 def account_state(ddb: Any, account: Account) -> dict[str, Any]:
     """Everything the account owns, as a comparable value: its quota, its bins (record,
     flags, generation, count, rev) with every stored version, in a stable order."""
-    items = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    items = table_items(ddb)
     owned = {i["pk"]["S"] for i in items if i.get("owner", {}).get("S") == account.id}
     mine = f"ACCOUNT#{account.id}"
     listed = [i for i in items if i["pk"]["S"].startswith(f"LIST#{account.id}#")]
@@ -239,7 +239,7 @@ def account_state(ddb: Any, account: Account) -> dict[str, Any]:
 
 
 def idempotency_records(ddb: Any) -> dict[str, dict[str, Any]]:
-    return {i["id"]["S"]: i for i in ddb.scan(TableName=IDEMPOTENCY_TABLE, ConsistentRead=True)["Items"]}
+    return {i["id"]["S"]: i for i in table_items(ddb, IDEMPOTENCY_TABLE)}
 
 
 @dataclass
@@ -255,15 +255,10 @@ def _wipe(ddb: Any) -> None:
     """Empty both tables: each run starts from nothing, so that its scans read its own items
     only (a module's runs left ~10k items behind, and every scan read them all)."""
     for table, key in ((TABLE, ("pk", "sk")), (IDEMPOTENCY_TABLE, ("id",))):
-        request: dict[str, Any] = {"TableName": table, "ProjectionExpression": ", ".join(key)}
-        while True:
-            page = ddb.scan(**request)
-            for start in range(0, len(page["Items"]), 25):
-                deletes = [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]
-                ddb.batch_write_item(RequestItems={table: deletes})
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = table_items(ddb, table)
+        for start in range(0, len(items), 25):
+            deletes = [{"DeleteRequest": {"Key": {k: i[k] for k in key}}} for i in items[start : start + 25]]
+            ddb.batch_write_item(RequestItems={table: deletes})
 
 
 def run(ddb: Any, scenario: Scenario, lose: int | None = None) -> Run:
@@ -380,7 +375,7 @@ def test_a_refused_request_is_never_charged_by_its_retry(ddb: Any) -> None:
 
 
 def _accounts_and_keys(ddb: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    items = ddb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    items = table_items(ddb)
     return [i for i in items if i["sk"]["S"] == "ACCOUNT"], [i for i in items if i["sk"]["S"] == "KEY"]
 
 
