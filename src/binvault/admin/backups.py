@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from binvault.admin.imports import State
+from binvault.admin.imports import State, new_summary
 from binvault.dal import accounts, bins, collections, imports, records
 from binvault.logic import imports as copying
 from binvault.models.bins import Bin
@@ -228,15 +228,7 @@ def _latest_of(archive: zipfile.ZipFile, name: str) -> tuple[copying.BinImage, c
 def import_backup(
     path: Path, account_id: str | None, verify: bool, state_path: Path | None, stream: IO[str] = sys.stderr
 ) -> tuple[int, dict[str, Any]]:
-    summary: dict[str, Any] = {
-        "accountId": None,
-        "bins": {"copied": 0, "skipped": 0, "failed": 0},
-        "versions": 0,
-        "collections": 0,
-        "schemaDocs": 0,
-        "accessKeys": 0,
-        "failures": [],
-    }
+    summary = new_summary()
     state = State(state_path or path.with_name(path.name + ".import-state.jsonl"))
     with zipfile.ZipFile(path) as archive:
         manifest = json.loads(archive.read(MANIFEST))

@@ -51,6 +51,21 @@ BATCH = 25  # versions stored at a time (dal.imports.BATCH): a stopped copy resu
 MASKED = "the source masks the key's secret (a binvault source: carry keys with export / import-backup)"
 
 
+def new_summary(*counters: str) -> dict[str, Any]:
+    """The JSON summary an import prints (import-jsonbin's and import-backup's), its counts at
+    zero; ``counters`` are the importer's own extra counts."""
+    return {
+        "accountId": None,
+        "bins": {"copied": 0, "skipped": 0, "failed": 0},
+        "versions": 0,
+        "collections": 0,
+        "schemaDocs": 0,
+        "accessKeys": 0,
+        **dict.fromkeys(counters, 0),
+        "failures": [],
+    }
+
+
 class State:
     """The state file: one JSON object a line, appended (a crash loses at most the line being
     written). ``{"accountId"}``, ``{"pass": n}`` (a run over all bins starts),
@@ -166,16 +181,7 @@ class Importer:
         self.state = state
         self.progress = progress
         self.max_bin_bytes = get_settings().max_bin_bytes
-        self.summary: dict[str, Any] = {
-            "accountId": None,
-            "bins": {"copied": 0, "skipped": 0, "failed": 0},
-            "versions": 0,
-            "collections": 0,
-            "schemaDocs": 0,
-            "accessKeys": 0,
-            "sourceRequests": 0,
-            "failures": [],
-        }
+        self.summary = new_summary("sourceRequests")
 
     def fail(self, bin_id: str, reason: str) -> None:
         self.summary["bins"]["failed"] += 1

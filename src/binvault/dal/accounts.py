@@ -23,8 +23,8 @@ requests left, picked at random weighted by what each has (so that containers me
 shards at once do not all pick the same one), moving half of what is left there into the
 empty one in the same transaction, so quota moves between shards only when one runs dry.
 Only when every shard is empty is the request refused (QuotaExhausted): the refusal's
-failed write and Query change nothing. The sum of
-the shards never goes below zero and never exceeds the quota: exact at lease size 1.
+failed write and Query change nothing. The sum of the shards never goes below zero and
+never exceeds the quota: exact at lease size 1.
 
 An account from before shards keeps its counter (and ``charges``/``leases`` maps) on the
 account item until its first charge or set-quota spreads it over shards, once.
