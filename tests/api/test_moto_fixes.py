@@ -92,6 +92,28 @@ def test_stream_iterators_are_still_kept_by_arn() -> None:
     assert "shard_iterators" in inspect.getsource(DynamoDBStreamsBackend.__init__)
 
 
+def test_the_serializer_still_picks_members_through_the_six_alias_providers() -> None:
+    from moto.core import serialize
+
+    # item 6 remembers what these six say of a structure's members in a dict: each reads
+    # only the member's key and shape, its parent and the value's class (and a value's Meta,
+    # which a dict has not); a new provider needs a look
+    names = [provider.__name__ for provider in serialize.DEFAULT_ALIAS_PROVIDERS]
+    assert names == ["ExplicitAlias", "ShapeNameAlias", "NoAlias", "ShapePrefixAlias", "ClassPrefixAlias", "ModelAlias"]
+    # and the loop item 6 stands in for: every member, its value by the picker, None skipped
+    loop = inspect.getsource(serialize.ResponseSerializer._serialize_type_structure)
+    assert "member_shape.parent = shape" in loop and "self._serialize_structure_member(" in loop
+    member = inspect.getsource(serialize.ResponseSerializer._serialize_structure_member)
+    assert "self.get_value(value, key, shape)" in member and "if member_value is not None:" in member
+    assert "self._value_picker(context)" in inspect.getsource(serialize.ResponseSerializer.get_value)
+    picking = inspect.getsource(serialize.AttributePicker.__call__)
+    assert "get_value(obj, possible_key, MISSING)" in picking and "response_transformers" in picking
+    assert "is_document_type" in inspect.getsource(
+        inspect.unwrap(serialize.BaseJSONSerializer._serialize_type_structure)
+    )
+    assert "_serialize_structure_member" not in vars(serialize.JSONSerializer)
+
+
 # ---- behaviours: each patch still does its job ------------------------------------------------
 
 
@@ -260,3 +282,92 @@ def test_released_stream_records_keep_their_sequence_numbers(client: Any) -> Non
     # and a used iterator is forgotten
     with pytest.raises(Exception):
         streams.get_records(ShardIterator=iterator["ShardIterator"])
+
+
+def _every_kind_of_response(client: Any, streams: Any) -> None:
+    """Every kind of DynamoDB and Streams response the service reads (its errors, moto's
+    JsonRESTError, do not pass through the serializer)."""
+    item = {
+        "pk": {"S": "kinds"}, "sk": {"S": "all"}, "n": {"N": "1.5"}, "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"x", b"y"]},
+        "m": {"M": {"inner": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}, {"M": {}}]}}},
+        "l": {"L": []}, "t": {"BOOL": True}, "e": {"S": ""},
+    }  # fmt: skip
+    key = {"pk": {"S": "kinds"}, "sk": {"S": "all"}}
+    failing = {"ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    client.put_item(TableName=TABLE, Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    client.put_item(TableName=TABLE, Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    for n in range(3):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "kinds"}, "sk": {"S": f"v{n}"}, "n": {"N": str(n)}})
+    client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
+    client.get_item(TableName=TABLE, Key=key, ProjectionExpression="m.inner, ss")
+    client.get_item(TableName=TABLE, Key={"pk": {"S": "none"}, "sk": {"S": "none"}})
+    values = {":p": {"S": "kinds"}}
+    client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues=values, Limit=2)
+    client.scan(TableName=TABLE, Select="COUNT")
+    client.update_item(
+        TableName=TABLE, Key=key, UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "2"}},
+        ReturnValues="ALL_NEW",
+    )  # fmt: skip
+    client.batch_get_item(RequestItems={TABLE: {"Keys": [key, {"pk": {"S": "kinds"}, "sk": {"S": "v1"}}]}})
+    client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": item}}]})
+    client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key}}])
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": item}}], ClientRequestToken="t")
+    for refused in (
+        lambda: client.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": item, **failing}}]),
+        lambda: client.put_item(TableName=TABLE, Item=item, **failing),
+        lambda: client.get_item(TableName="no-such-table", Key=key),
+    ):
+        with pytest.raises(client.exceptions.ClientError):
+            refused()
+    client.describe_table(TableName=TABLE)
+    client.describe_time_to_live(TableName=TABLE)
+    arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
+def test_responses_are_serialised_exactly_as_moto_does(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # item 6: each response's result serialised twice, with the remembered member keys and
+    # with moto's own picker: the same bytes, for every kind of response
+    import boto3
+    from moto.core import responses, serialize
+
+    serializer = serialize.BaseJSONSerializer
+    patched = serializer._serialize_type_structure
+    moto_s = inspect.unwrap(patched)
+    assert moto_s is not patched
+    execute = responses.ActionResult.execute_result
+    seen: list[tuple[str, Any, Any]] = []
+
+    def serialise_both_ways(self: Any, context: Any) -> Any:
+        fast = execute(self, context)
+        serializer._serialize_type_structure = moto_s
+        try:
+            slow = execute(self, context)
+        finally:
+            serializer._serialize_type_structure = patched
+        seen.append((context.operation_model.name, fast, slow))
+        return fast
+
+    monkeypatch.setattr(responses.ActionResult, "execute_result", serialise_both_ways)
+    _every_kind_of_response(client, boto3.client("dynamodbstreams"))
+    kinds = {name for name, _, _ in seen}
+    assert {"PutItem", "GetItem", "Query", "Scan", "UpdateItem", "BatchGetItem", "BatchWriteItem"} <= kinds
+    assert {"TransactGetItems", "TransactWriteItems", "DescribeTable", "GetRecords", "DescribeStream"} <= kinds
+    for name, fast, slow in seen:  # (status, headers, body); moto adds its headers to the answer's later
+        assert (fast[0], fast[2]) == (slow[0], slow[2]), name
+
+
+def test_a_members_keys_are_worked_out_once(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # item 6: the second read of an item asks no alias provider anything
+    from moto.core import serialize
+
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "once"}, "sk": {"S": "1"}, "v": {"M": {"a": {"S": "b"}}}})
+    client.get_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "1"}})
+    asked = []
+    original = serialize.NoAlias.has_alias
+    monkeypatch.setattr(serialize.NoAlias, "has_alias", lambda self, key: asked.append(key) or original(self, key))
+    client.get_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "1"}})
+    assert asked == []

@@ -41,7 +41,20 @@ change), and a consumed iterator is forgotten once ``GetRecords`` has used it.
    (tests/support/faults.py) and the local stack alike. A cancelled transaction records
    nothing (its retry runs again, as on AWS).
 
-Items 3 and 4 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
+6. Response cost. moto serialises every response by walking the botocore output shape, and
+   for each member of each structure asks six "alias providers" where the value might be
+   kept (a ``Meta``, the shape's name, the key, prefixes...), built anew for every member
+   of every value. Every attribute value of an item is a structure of ten members, so a
+   Query of 100 small items took 73 ms (GetItem 3.1 ms), and serialising was half of an api
+   test's time. When the value is a plain dict (every DynamoDB and Streams result is one),
+   what the providers say of a member depends only on its key and shape and the parent
+   structure, so each structure's members and the keys to try are worked out once and
+   kept on the shape; each member's value is then picked by the picker's own rule (the
+   first of its keys present; None skipped). Query of 100 items 20 ms, GetItem 2.0 ms. The
+   bytes are moto's (``tests/api/test_moto_fixes.py`` serialises every kind of response
+   the service reads both ways and compares them).
+
+Items 3, 4 and 6 (and 2) are worth reporting upstream to moto. Nothing of this runs in AWS.
 ``tests/api/test_moto_fixes.py`` fences them: canaries fail when an upgrade moves the
 internals each item touches, and a behaviour test per item proves it still works.
 
@@ -54,7 +67,9 @@ What upstream change would let us drop each item:
    projecting before it copies;
 4. an option to turn ``instances_tracked`` off (it only feeds the /moto-api dashboard),
    and ``StreamShard`` trimming records older than 24 h, as DynamoDB Streams does;
-5. ``ClientRequestToken`` honoured by ``transact_write_items``.
+5. ``ClientRequestToken`` honoured by ``transact_write_items``;
+6. the serializer remembering a structure's member keys per shape (or DynamoDB's results
+   serialised without the alias search: they are plain dicts already).
 """
 
 from __future__ import annotations
@@ -157,6 +172,7 @@ def install() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _idempotent_transactions()
     _partition_queries()
+    _remembered_member_keys()
     from moto.core.model_instances import model_data
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
@@ -283,6 +299,58 @@ def _partition_queries() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def _remembered_member_keys() -> None:
+    from moto.core import serialize
+
+    original = serialize.BaseJSONSerializer._serialize_type_structure
+    picker = serialize.XFormedAttributePicker
+
+    def members_of(shape: Any) -> list[tuple[str, Any, tuple[str, ...]]] | None:
+        """A structure's members with the keys moto's picker tries for each, in its order, in
+        a dict (what the six alias providers say of the member, its shape and this parent);
+        None when a key is a dotted path, which moto's get_value would walk."""
+        if "_binvault_dict_members" not in shape.__dict__:
+            table = []
+            for member_key, member_shape in shape.members.items():
+                member_shape.parent = shape
+                context = serialize.AttributePickerContext(obj={}, key=member_key, shape=member_shape)
+                table.append((member_key, member_shape, tuple(picker().get_possible_keys(context))))
+            dotted = any("." in key for _, _, keys in table for key in keys)
+            shape.__dict__["_binvault_dict_members"] = None if dotted else table
+        return shape.__dict__["_binvault_dict_members"]  # type: ignore[no-any-return]
+
+    @functools.wraps(original)
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        chosen = self._value_picker
+        members = None
+        if (
+            type(self) is serialize.JSONSerializer
+            and type(value) is dict
+            and not shape.is_document_type
+            and type(chosen) is picker
+            and chosen.alias_providers is serialize.DEFAULT_ALIAS_PROVIDERS
+            and not chosen.response_transformers
+        ):
+            members = members_of(shape)
+        if members is None:
+            original(self, serialized, value, shape, key)
+            return
+        # moto's loop (ResponseSerializer._serialize_type_structure), each member's value
+        # picked as its picker does: the first of its keys present, None skipped
+        wrapper = self.MAP_TYPE() if key else serialized
+        for member_key, member_shape, keys in members:
+            member_shape.parent = shape
+            for candidate in keys:
+                if candidate in value:
+                    if value[candidate] is not None:
+                        self._serialize(wrapper, value[candidate], member_shape, member_key)
+                    break
+        if key:
+            self._default_serialize(serialized, wrapper, shape, key)
+
+    serialize.BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
 
 
 def release_stream_records(table_name: str, up_to_sequence: int) -> int:
