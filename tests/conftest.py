@@ -154,7 +154,12 @@ def table_items(client: Any, table: str = TABLE) -> list[dict[str, Any]]:
     items = moto_items(client, table)
     if items is None:
         items = scanned_items(client, table)
-    return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]) if "pk" in i else (i["id"]["S"], ""))
+    return sorted(items, key=item_key)
+
+
+def item_key(item: dict[str, Any]) -> tuple[str, str]:
+    """An item's key in either table, as a sortable pair (the idempotency table's has no sk)."""
+    return (item["pk"]["S"], item["sk"]["S"]) if "pk" in item else (item["id"]["S"], "")
 
 
 def scanned_items(client: Any, table: str) -> list[dict[str, Any]]:

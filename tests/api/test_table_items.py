@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, add_versions, moto_items, scanned_items
-
-
-def _key(item: dict[str, Any]) -> tuple[str, str]:
-    return (item["pk"]["S"], item["sk"]["S"]) if "pk" in item else (item["id"]["S"], "")
+from tests.conftest import IDEMPOTENCY_TABLE, TABLE, Account, Api, add_versions, item_key, moto_items, scanned_items
 
 
 def test_the_backend_read_is_a_scan(ddb: Any, account: Account, api: Api) -> None:
@@ -29,6 +25,6 @@ def test_the_backend_read_is_a_scan(ddb: Any, account: Account, api: Api) -> Non
         read = moto_items(ddb, table)
         # Then the backend's answer is the Scan's, item for item, attribute types included
         assert read is not None
-        assert sorted(read, key=_key) == sorted(scanned_items(ddb, table), key=_key)
+        assert sorted(read, key=item_key) == sorted(scanned_items(ddb, table), key=item_key)
     kinds = {next(iter(v)) for item in moto_items(ddb, TABLE) or [] for v in item.values()}
     assert {"S", "N", "B", "BOOL", "M"} <= kinds
