@@ -363,8 +363,7 @@ def test_keys_already_held_elsewhere_are_refused(
             capsys,
             server,
             tmp_path / "state",
-            "--source-master-key",
-            account.key,
+            f"--source-master-key={account.key}",  # a binvault key may start with "-"
             "--create-account",
             "--requests",
             "5",
