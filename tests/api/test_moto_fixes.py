@@ -114,6 +114,30 @@ def test_the_serializer_still_picks_members_through_the_six_alias_providers() ->
     assert "_serialize_structure_member" not in vars(serialize.JSONSerializer)
 
 
+def test_expressions_are_still_parsed_per_use_and_only_read() -> None:
+    # item 7 keeps one parse of each text: moto must still only read a parsed update
+    # expression (its validator resolves a deep copy), and evaluating a condition must
+    # change nothing in it
+    import re
+
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.parsing import expressions, validators
+
+    make = inspect.unwrap(expressions.UpdateExpressionParser.make.__func__)
+    assert "cls(token_list).parse()" in inspect.getsource(make)
+    assert "self.node_to_validate = deepcopy(expression)" in inspect.getsource(validators.Validator.__init__)
+    update_item = inspect.getsource(inspect.unwrap(DynamoDBBackend.update_item))
+    assert update_item.count("UpdateExpressionParser.make(") == 1 and "UpdateExpressionValidator(" in update_item
+    parse = inspect.getsource(inspect.unwrap(comparisons.ConditionExpressionParser.parse))
+    assert "self.expr_attr_names_found.extend(" in parse and "self.expr_attr_values_found.extend(" in parse
+    lexer = inspect.getsource(comparisons.ConditionExpressionParser._lex_one_node)
+    assert 'attribute_regex = r"(:|#)?[A-z0-9\\-_]+"' in lexer  # moto_fixes._VALUE_PLACEHOLDER mirrors it
+    for name, kind in vars(comparisons).items():
+        if isinstance(kind, type) and "expr" in vars(kind):
+            assert not re.search(r"self\.\w+(\[.*\])? = ", inspect.getsource(kind.expr)), name
+
+
 # ---- behaviours: each patch still does its job ------------------------------------------------
 
 
@@ -371,3 +395,135 @@ def test_a_members_keys_are_worked_out_once(client: Any, monkeypatch: pytest.Mon
     monkeypatch.setattr(serialize.NoAlias, "has_alias", lambda self, key: asked.append(key) or original(self, key))
     client.get_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "1"}})
     assert asked == []
+
+
+def _update(key: dict[str, Any], expression: str, values: dict[str, Any], **more: Any) -> tuple[str, dict[str, Any]]:
+    return "update_item", {"Key": key, "UpdateExpression": expression, "ExpressionAttributeValues": values, **more}
+
+
+def _expression_workout(client: Any, prefix: str) -> list[Any]:
+    """Updates, conditions and filters that reuse each text with other names and values,
+    refused texts among them; every answer (or error) in order."""
+    key = {"pk": {"S": prefix}, "sk": {"S": "a"}}
+    other = {"pk": {"S": prefix}, "sk": {"S": "b"}}
+    below = "n < :lim AND NOT contains(tags, :tag)"
+    grow = "SET n = if_not_exists(n, :zero) + :one, #f = :v ADD tags :tags"
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("put_item", {"Item": {**key, "n": {"N": "1"}, "l": {"L": [{"S": "x"}, {"S": "y"}, {"S": "z"}]}}}),
+        ("put_item", {"Item": {**other, "n": {"N": "7"}}}),
+    ]
+    for n, (lim, field, tag) in enumerate([("5", "f1", "t1"), ("5", "f2", "t1"), ("2", "f1", "t9"), ("9", "f1", "t1")]):
+        values = {":zero": {"N": "0"}, ":one": {"N": "1"}, ":v": {"S": f"v{n}"}, ":lim": {"N": lim}, ":tag": {"S": tag}}
+        values[":tags"] = {"SS": [tag, f"x{n}"]}
+        steps.append(
+            _update(
+                key,
+                grow,
+                values,
+                ConditionExpression=below,
+                ExpressionAttributeNames={"#f": field},
+                ReturnValues="ALL_NEW",
+            )
+        )
+    # a set the condition refers to, stored by the write, then grown in place by the next
+    # (moto keeps the request's list in the item): the condition's next use is unchanged
+    differs = "attribute_not_exists(s) OR s <> :s"
+    steps.append(_update(other, "SET s = :s", {":s": {"SS": ["a"]}}, ConditionExpression=differs))
+    steps.append(_update(other, "ADD s :t", {":t": {"SS": ["b"]}}))
+    steps.append(_update(other, "SET s = :s", {":s": {"SS": ["a"]}}, ConditionExpression=differs))
+    for _ in range(2):  # refused texts, refused each time
+        steps.append(_update(key, "SET = :v", {":v": {"S": "x"}}))
+        steps.append(_update(key, "SET n = :v", {":v": {"N": "1"}}, ConditionExpression="n < :missing"))
+        steps.append(_update(key, "REMOVE l[2], l[0]", {":s": {"N": "2"}}, ConditionExpression="size(l) > :s"))
+    for lim in ("3", "8"):
+        values = {":one": {"N": "1"}, ":lim": {"N": lim}}
+        increments = [_update(k, "SET n = n + :one", values, ConditionExpression="n < :lim")[1] for k in (key, other)]
+        steps.append(
+            ("transact_write_items", {"TransactItems": [{"Update": {"TableName": TABLE, **u}} for u in increments]})
+        )
+    for low in ("2", "7", "100"):
+        values = {":p": {"S": prefix}, ":low": {"N": low}}
+        steps.append(
+            (
+                "query",
+                {
+                    "KeyConditionExpression": "pk = :p",
+                    "FilterExpression": "n >= :low",
+                    "ExpressionAttributeValues": values,
+                },
+            )
+        )
+    outcomes: list[Any] = []
+    for operation, kwargs in steps:
+        if operation != "transact_write_items":
+            kwargs = {"TableName": TABLE, **kwargs}
+        try:
+            answer = getattr(client, operation)(**kwargs)
+            answer.pop("ResponseMetadata")
+            outcomes.append(answer)
+        except client.exceptions.ClientError as error:
+            outcomes.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
+        except KeyError as error:  # moto's own answer to a missing placeholder (AWS: a ValidationException)
+            outcomes.append(("KeyError", str(error)))
+    return outcomes
+
+
+def test_remembered_expressions_answer_as_moto_does(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # item 7: the same workout with the parses remembered and with moto parsing each use:
+    # the same answers, errors and items (a parsed text reused with other names and
+    # values, and after a write that could reach the values it was parsed from)
+    import json
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    remembered = _expression_workout(client, "remembered")
+    remembered_items = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "remembered"}}
+    )["Items"]
+    assert (
+        remembered[2]["Attributes"]["tags"] == {"SS": ["t1", "x0"]}
+        and remembered[4][0] == "ConditionalCheckFailedException"
+    )
+    monkeypatch.setattr(
+        UpdateExpressionParser, "make", classmethod(inspect.unwrap(UpdateExpressionParser.make.__func__))
+    )
+    monkeypatch.setattr(ConditionExpressionParser, "parse", inspect.unwrap(ConditionExpressionParser.parse))
+    own = _expression_workout(client, "own")
+    own_items = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "own"}}
+    )["Items"]
+    assert json.dumps(remembered).replace("remembered", "own") == json.dumps(own)
+    assert json.dumps(remembered_items).replace("remembered", "own") == json.dumps(own_items)
+
+
+def test_an_expression_is_parsed_once_per_text(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # item 7: a second update with the same texts tokenises nothing; a condition is parsed
+    # again for other values it refers to, not for other values it does not
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import ExpressionTokenizer
+
+    tokenised, lexed = [], []
+    make_list, lex = ExpressionTokenizer.make_list, ConditionExpressionParser._lex_condition_expression
+    monkeypatch.setattr(
+        ExpressionTokenizer, "make_list", staticmethod(lambda text: tokenised.append(text) or make_list(text))
+    )
+    monkeypatch.setattr(
+        ConditionExpressionParser, "_lex_condition_expression", lambda self: lexed.append(1) or lex(self)
+    )
+
+    def update(lim: str, value: str) -> None:
+        _, kwargs = _update(
+            {"pk": {"S": "once"}, "sk": {"S": "1"}},
+            "SET v = :v, w = :lim",
+            {":v": {"S": value}, ":lim": {"N": lim}},
+            ConditionExpression="attribute_not_exists(v) OR w <= :lim",
+        )
+        client.update_item(TableName=TABLE, **kwargs)
+
+    update("1", "a")
+    tokenised.clear(), lexed.clear()
+    update("1", "b")  # other value, not in the condition
+    assert tokenised == [] and lexed == []
+    update("2", "b")  # other value in the condition
+    assert tokenised == [] and len(lexed) == 1
