@@ -23,10 +23,14 @@ PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 .PHONY: run run-memory reset admin test check unit api integration e2e browser screenshots lint transform format bench soak openapi invoke \
 	package clean build-ApiFunction build-PurgeFunction build-UsageLogsFunction
 
+# pip compiles each package's .pyc files one process at a time; --no-compile and then one
+# compileall over every core does the same work faster (four alternating fresh venvs here:
+# 61 -> 52 s on average; most of what is left is pip reading the package indexes).
 $(STAMP): requirements-dev.txt src/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	touch $(STAMP)
 
 run: $(STAMP)  ## the whole service locally: embedded DynamoDB (data in $(BINVAULT_DATA)), demo key, API on :$(PORT)/v3
