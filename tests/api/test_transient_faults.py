@@ -364,6 +364,28 @@ def test_conflicts_outlasting_the_write_attempts_are_503_and_write_nothing(
     assert remaining(ddb, account) == quota - 1  # it passed authentication
 
 
+def test_a_charge_meeting_conflicts_on_every_attempt_is_503_and_charges_nothing(
+    faults: Faults, api: Api, account: Account, ddb: Any
+) -> None:
+    # Given a bin, and transactions conflicting with every quota charge (whichever shard it picks)
+    bin_id = versioned_bin(api)
+    before = bin_items(ddb)
+    quota = remaining(ddb, account)
+    injected = faults.inject("TransactWriteItems", when=on_quota_shard, response=CONFLICT)
+    # When the bin is updated
+    reply = api.update(bin_id, {"v": "never stored"})
+    # Then the answer is 503 with Retry-After, after CHARGE_ATTEMPTS tries
+    assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
+    assert reply.headers.get("retry-after") == "1"
+    from binvault.dal.accounts import CHARGE_ATTEMPTS
+
+    assert injected.injected == CHARGE_ATTEMPTS
+    # And nothing was charged or written
+    faults.clear()
+    assert remaining(ddb, account) == quota
+    assert bin_items(ddb) == before
+
+
 def test_throttled_transaction_is_never_a_500(faults: Faults, api: Api, ddb: Any) -> None:
     # DynamoDB reports a throttled transaction item as a cancellation reason, not a code
     bin_id = versioned_bin(api)
