@@ -348,42 +348,39 @@ def test_single_item_transaction_conflict_is_retried(faults: Faults, sleeps: Sle
     assert sleeps.botocore == []  # botocore does not retry it: with_fresh_state did
 
 
-def test_conflicts_outlasting_the_write_attempts_are_503_and_write_nothing(
-    faults: Faults, api: Api, account: Account, ddb: Any
+CHARGE_ATTEMPTS = 5  # accounts.CHARGE_ATTEMPTS: a quota charge's tries, a new shard each time
+
+
+@pytest.mark.parametrize(
+    ("when", "attempts", "charged"),
+    [(on_bin_write, WRITE_ATTEMPTS, 1), (on_quota_shard, CHARGE_ATTEMPTS, 0)],
+    ids=["the-bin-write", "the-quota-charge"],
+)
+def test_conflicts_outlasting_the_attempts_are_503_and_write_nothing(
+    when: Callable[[dict[str, Any]], bool],
+    attempts: int,
+    charged: int,
+    faults: Faults,
+    api: Api,
+    account: Account,
+    ddb: Any,
 ) -> None:
+    # Given a bin, and transactions conflicting with every attempt of the bin's write (or of
+    # the quota charge before it, whichever shard it picks)
     bin_id = versioned_bin(api)
     before = bin_items(ddb)
     quota = remaining(ddb, account)
-    injected = faults.inject("TransactWriteItems", when=on_bin_write, response=CONFLICT)
-    reply = api.update(bin_id, {"v": "never stored"})
-    assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
-    assert reply.headers.get("retry-after") == "1"
-    assert injected.injected == WRITE_ATTEMPTS
-    faults.clear()
-    assert bin_items(ddb) == before
-    assert remaining(ddb, account) == quota - 1  # it passed authentication
-
-
-def test_a_charge_meeting_conflicts_on_every_attempt_is_503_and_charges_nothing(
-    faults: Faults, api: Api, account: Account, ddb: Any
-) -> None:
-    # Given a bin, and transactions conflicting with every quota charge (whichever shard it picks)
-    bin_id = versioned_bin(api)
-    before = bin_items(ddb)
-    quota = remaining(ddb, account)
-    injected = faults.inject("TransactWriteItems", when=on_quota_shard, response=CONFLICT)
+    injected = faults.inject("TransactWriteItems", when=when, response=CONFLICT)
     # When the bin is updated
     reply = api.update(bin_id, {"v": "never stored"})
-    # Then the answer is 503 with Retry-After, after CHARGE_ATTEMPTS tries
+    # Then the answer is 503 with Retry-After after every attempt, and nothing was written
     assert (reply.status, reply.body) == (503, UNAVAILABLE), reply.raw
     assert reply.headers.get("retry-after") == "1"
-    from binvault.dal.accounts import CHARGE_ATTEMPTS
-
-    assert injected.injected == CHARGE_ATTEMPTS
-    # And nothing was charged or written
+    assert injected.injected == attempts
     faults.clear()
-    assert remaining(ddb, account) == quota
     assert bin_items(ddb) == before
+    # And a request is charged only once its charge went through (it passed authentication)
+    assert remaining(ddb, account) == quota - charged
 
 
 def test_throttled_transaction_is_never_a_500(faults: Faults, api: Api, ddb: Any) -> None:
