@@ -10,8 +10,9 @@ coverage does not measure (``[tool.coverage.run] source`` is binvault's code), s
 What: while tracing (``sys.gettrace()`` is set, so only under coverage or a debugger), and
 only in this test process:
 
-1. moto's in-process mock (``BotocoreStubber.process_request``: from the request botocore
-   hands it to the response it gives back) runs with the thread's tracer taken off;
+1. every botocore call (``BaseClient._make_api_call``: botocore's request handling and moto's
+   in-process mock beneath it, up to the parsed response) runs with the thread's tracer taken
+   off, binvault's own botocore event handlers excepted (registered traced);
 2. every function of ``binvault.local.moto_fixes`` that moto calls (what ``install`` put on
    moto's classes and modules, and the methods of its own classes) puts the tracer back for
    its own length, so its lines and branches are measured as before;
@@ -73,7 +74,6 @@ def _traced(function: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             sys.settrace(None)
 
-    traced._binvault_traced = True  # type: ignore[attr-defined]
     return traced
 
 
@@ -132,7 +132,6 @@ def install() -> None:
     import botocore.client
     import botocore.hooks
     from moto.core import serialize
-    from moto.core.botocore_stubber import BotocoreStubber
 
     hooks = botocore.hooks.HierarchicalEmitter  # (an EventAliaser hands its registrations to one)
     hooks._verify_and_register, hooks.unregister = _binvault_handlers(  # type: ignore[method-assign]
@@ -140,7 +139,6 @@ def install() -> None:
     )
     client = botocore.client.BaseClient
     client._make_api_call = _untraced(client._make_api_call)  # type: ignore[method-assign]
-    BotocoreStubber.process_request = _untraced(BotocoreStubber.process_request)  # type: ignore[method-assign]
     serialize.ResponseSerializer._serialize = _untraced(serialize.ResponseSerializer._serialize)  # type: ignore[method-assign]
     filename = moto_fixes.__file__
     owners: list[Any] = [
